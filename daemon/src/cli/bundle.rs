@@ -1,0 +1,1 @@
+//! `tern bundle`: create and inspect bundles offline.

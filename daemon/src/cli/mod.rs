@@ -1,0 +1,3 @@
+//! Command-line subcommands of `tern`.
+
+pub mod bundle;

@@ -1,0 +1,3 @@
+//! `tern`: thin entry point; all logic lives in the `tern_daemon` library.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Administrative records (RFC 9171 §6.1): bundle status reports.

@@ -1,0 +1,140 @@
+//! Block CRCs of RFC 9171 §4.2.1: CRC-16/X.25 and CRC-32C (Castagnoli).
+//!
+//! The CRC of a block covers the block's whole CBOR encoding with the CRC value's bytes set to
+//! zero (RFC 9171 §4.3.1). It is carried as a 2- or 4-byte CBOR byte string, big-endian, and is
+//! always the last item of the block's array, so a block's CRC is computed as
+//! `crc(block bytes up to the CRC value) ++ zeros`.
+//!
+//! CRC-32C uses the `crc32c` crate because it switches to the SSE4.2 / ARMv8 CRC instructions at
+//! run time, which turns payload CRCs from a per-byte cost into a near-memcpy one. CRC-16/X.25
+//! uses the `crc` crate's slice-by-16 tables.
+
+use super::error::DecodeErrorKind;
+
+/// The CRC type field of a block (RFC 9171 §4.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum CrcType {
+    /// No CRC. dtn7-rs sends every block this way; valid, but only as safe as the link.
+    None,
+    /// CRC-16/X.25 (the HDLC CRC), 2 bytes.
+    #[default]
+    Crc16,
+    /// CRC-32C (Castagnoli), 4 bytes.
+    Crc32c,
+}
+
+const X25: crc::Crc<u16, crc::Table<16>> = crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_IBM_SDLC);
+
+impl CrcType {
+    /// The code carried in the block (RFC 9171 §4.2.1).
+    pub fn code(self) -> u64 {
+        match self {
+            Self::None => 0,
+            Self::Crc16 => 1,
+            Self::Crc32c => 2,
+        }
+    }
+
+    /// Parses the CRC type code.
+    pub fn from_code(code: u64) -> Result<Self, DecodeErrorKind> {
+        match code {
+            0 => Ok(Self::None),
+            1 => Ok(Self::Crc16),
+            2 => Ok(Self::Crc32c),
+            other => Err(DecodeErrorKind::UnknownCrcType(other)),
+        }
+    }
+
+    /// Length of the CRC value in bytes.
+    pub fn value_len(self) -> usize {
+        match self {
+            Self::None => 0,
+            Self::Crc16 => 2,
+            Self::Crc32c => 4,
+        }
+    }
+
+    /// Human name used in errors and `tern bundle inspect`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Crc16 => "CRC-16/X.25",
+            Self::Crc32c => "CRC-32C",
+        }
+    }
+
+    /// CRC over `prefix` followed by `value_len()` zero bytes (the CRC field itself).
+    pub(crate) fn compute(self, prefix: &[u8]) -> u32 {
+        match self {
+            Self::None => 0,
+            Self::Crc16 => {
+                let mut d = X25.digest();
+                d.update(prefix);
+                d.update(&[0, 0]);
+                u32::from(d.finalize())
+            }
+            Self::Crc32c => crc32c::crc32c_append(crc32c::crc32c(prefix), &[0, 0, 0, 0]),
+        }
+    }
+
+    /// Writes `value` as the big-endian CRC bytes of this type.
+    pub(crate) fn write_value(self, value: u32, out: &mut [u8]) {
+        match self {
+            Self::None => {}
+            Self::Crc16 => out.copy_from_slice(&(value as u16).to_be_bytes()),
+            Self::Crc32c => out.copy_from_slice(&value.to_be_bytes()),
+        }
+    }
+
+    /// Reads a carried CRC value of this type.
+    pub(crate) fn read_value(self, bytes: &[u8]) -> Result<u32, DecodeErrorKind> {
+        if bytes.len() != self.value_len() {
+            return Err(DecodeErrorKind::CrcLength {
+                crc: self.name(),
+                found: bytes.len(),
+                expected: self.value_len(),
+            });
+        }
+        Ok(match self {
+            Self::None => 0,
+            Self::Crc16 => u32::from(u16::from_be_bytes([bytes[0], bytes[1]])),
+            Self::Crc32c => u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+        })
+    }
+}
+
+/// Plain CRC-16/X.25 of `data` (for tests and tools).
+pub fn crc16_x25(data: &[u8]) -> u16 {
+    X25.checksum(data)
+}
+
+/// Plain CRC-32C of `data` (for tests and tools).
+pub fn crc32c(data: &[u8]) -> u32 {
+    crc32c::crc32c(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_values_match_the_catalogue() {
+        assert_eq!(crc16_x25(b"123456789"), 0x906e);
+        assert_eq!(crc32c(b"123456789"), 0xe306_9283);
+    }
+
+    #[test]
+    fn compute_treats_the_crc_field_as_zeros() {
+        let mut block = b"abc".to_vec();
+        block.extend_from_slice(&[0, 0]);
+        assert_eq!(CrcType::Crc16.compute(b"abc"), u32::from(crc16_x25(&block)));
+        block.extend_from_slice(&[0, 0]);
+        assert_eq!(CrcType::Crc32c.compute(b"abc"), crc32c(&block));
+    }
+
+    #[test]
+    fn wrong_length_crc_value_is_refused() {
+        let err = CrcType::Crc32c.read_value(&[1, 2]).unwrap_err();
+        assert!(matches!(err, DecodeErrorKind::CrcLength { expected: 4, .. }));
+    }
+}

@@ -1,0 +1,164 @@
+//! The primary block (RFC 9171 §4.3.1): who sent the bundle, to whom, when, for how long.
+
+use super::cbor::{self, Reader};
+use super::crc::CrcType;
+use super::eid::Eid;
+use super::error::{DecodeError, DecodeErrorKind};
+use super::flags::BundleFlags;
+use super::time::{CreationTimestamp, DtnTime};
+
+/// The only bundle protocol version tern speaks.
+pub const BP_VERSION: u64 = 7;
+
+/// Where a fragment's payload sits in the original application data unit (RFC 9171 §4.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FragmentInfo {
+    /// Offset of this fragment's payload within the original ADU.
+    pub offset: u64,
+    /// Length of the whole original ADU.
+    pub total_adu_length: u64,
+}
+
+/// The primary block. Its fields are plain data; a [`super::Bundle`] that holds one has checked
+/// them against each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrimaryBlock {
+    /// Bundle processing control flags.
+    pub flags: BundleFlags,
+    /// CRC type of the primary block.
+    pub crc: CrcType,
+    /// Destination endpoint.
+    pub destination: Eid,
+    /// Source node (or `dtn:none` for anonymous bundles).
+    pub source: Eid,
+    /// Where status reports go.
+    pub report_to: Eid,
+    /// Creation timestamp.
+    pub creation: CreationTimestamp,
+    /// Lifetime in milliseconds after creation.
+    pub lifetime_ms: u64,
+    /// Present if and only if the bundle is a fragment.
+    pub fragment: Option<FragmentInfo>,
+}
+
+impl PrimaryBlock {
+    /// Checks the rules that tie primary-block fields together (RFC 9171 §4.2.3, §4.3.1).
+    pub(crate) fn check(&self) -> Result<(), &'static str> {
+        if self.flags.contains(BundleFlags::IS_FRAGMENT) != self.fragment.is_some() {
+            return Err("the is-fragment flag must be set exactly when fragment fields are present");
+        }
+        if let Some(f) = self.fragment {
+            if f.offset >= f.total_adu_length {
+                return Err("fragment offset must be less than the total ADU length");
+            }
+            if self.flags.contains(BundleFlags::MUST_NOT_FRAGMENT) {
+                return Err("a fragment cannot carry the must-not-fragment flag");
+            }
+        }
+        if self.flags.contains(BundleFlags::ADMIN_RECORD)
+            && self.flags.intersects(BundleFlags::ALL_REPORTS)
+        {
+            return Err("an administrative record must not request status reports (RFC 9171 §4.2.3)");
+        }
+        if self.source.is_null() {
+            if !self.flags.contains(BundleFlags::MUST_NOT_FRAGMENT) {
+                return Err("an anonymous bundle (source dtn:none) must set must-not-fragment");
+            }
+            if self.flags.intersects(BundleFlags::ALL_REPORTS) {
+                return Err("an anonymous bundle (source dtn:none) must not request status reports");
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the encoding, CRC included.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        let mut items = 8;
+        if self.fragment.is_some() {
+            items += 2;
+        }
+        if self.crc != CrcType::None {
+            items += 1;
+        }
+        cbor::write_array(out, items);
+        cbor::write_uint(out, BP_VERSION);
+        cbor::write_uint(out, self.flags.bits());
+        cbor::write_uint(out, self.crc.code());
+        self.destination.encode(out);
+        self.source.encode(out);
+        self.report_to.encode(out);
+        cbor::write_array(out, 2);
+        cbor::write_uint(out, self.creation.time.0);
+        cbor::write_uint(out, self.creation.sequence);
+        cbor::write_uint(out, self.lifetime_ms);
+        if let Some(f) = self.fragment {
+            cbor::write_uint(out, f.offset);
+            cbor::write_uint(out, f.total_adu_length);
+        }
+        super::block::append_crc(out, start, self.crc);
+    }
+
+    /// Decodes and verifies one primary block.
+    pub(crate) fn decode(r: &mut Reader<'_>, max_eid_len: usize) -> Result<Self, DecodeError> {
+        let start = r.position();
+        let at = r.offset();
+        let items = r.array_of("primary block", 8..=11)?;
+        let at_version = r.offset();
+        let version = r.uint()?;
+        if version != BP_VERSION {
+            return Err(DecodeError::new(
+                DecodeErrorKind::UnsupportedVersion(version),
+                at_version,
+            ));
+        }
+        let flags = BundleFlags::from_bits_retain(r.uint()?);
+        let at_crc = r.offset();
+        let crc = CrcType::from_code(r.uint()?).map_err(|k| DecodeError::new(k, at_crc))?;
+        let is_fragment = flags.contains(BundleFlags::IS_FRAGMENT);
+        let expected = 8 + if is_fragment { 2 } else { 0 } + u64::from(crc != CrcType::None);
+        if items != expected {
+            return Err(DecodeError::new(
+                DecodeErrorKind::WrongArrayLength {
+                    what: "primary block (given its fragment flag and CRC type)",
+                    found: items,
+                    min: expected,
+                    max: expected,
+                },
+                at,
+            ));
+        }
+        let destination = Eid::decode(r, max_eid_len)?;
+        let source = Eid::decode(r, max_eid_len)?;
+        let report_to = Eid::decode(r, max_eid_len)?;
+        r.array_of("creation timestamp", 2..=2)?;
+        let creation = CreationTimestamp {
+            time: DtnTime(r.uint()?),
+            sequence: r.uint()?,
+        };
+        let lifetime_ms = r.uint()?;
+        let fragment = if is_fragment {
+            Some(FragmentInfo {
+                offset: r.uint()?,
+                total_adu_length: r.uint()?,
+            })
+        } else {
+            None
+        };
+        super::block::verify_crc(r, start, crc)?;
+        let primary = Self {
+            flags,
+            crc,
+            destination,
+            source,
+            report_to,
+            creation,
+            lifetime_ms,
+            fragment,
+        };
+        primary
+            .check()
+            .map_err(|m| DecodeError::new(DecodeErrorKind::Invalid(m), at))?;
+        Ok(primary)
+    }
+}
