@@ -1,3 +1,54 @@
 //! `tern`: thin entry point; all logic lives in the `tern_daemon` library.
+//!
+//! It parses the command line, sets up logging to stderr and turns a command's error into one
+//! `error: …` line and an exit code (2: bad input, 1: IO failure; clap uses 2 for bad usage).
 
-fn main() {}
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use tern_daemon::cli::bundle::{self, BundleCmd};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
+
+/// tern: a delay-tolerant networking node (Bundle Protocol v7, RFC 9171).
+#[derive(Debug, Parser)]
+#[command(name = "tern", version, about)]
+enum Command {
+    /// Create and inspect bundles offline.
+    #[command(subcommand)]
+    Bundle(BundleCmd),
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let command = Command::parse();
+    let mut stdout = io::BufWriter::new(io::stdout().lock());
+    let result = match command {
+        Command::Bundle(cmd) => bundle::run(cmd, &mut io::stdin().lock(), &mut stdout),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`… | head`): nothing is wrong with us, and nobody is listening.
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            // Flush what was written before the error; a failure here changes nothing.
+            let _ = stdout.flush();
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Logs go to stderr so they never mix with a bundle written to stdout. `RUST_LOG` selects what
+/// is shown (`RUST_LOG=tern_daemon=debug`); the default is warnings and errors only.
+fn init_logging() {
+    let filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::WARN.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .with_env_filter(filter)
+        .init();
+}

@@ -4,7 +4,7 @@ use clap::Parser;
 
 /// Discrete-event simulator for tern networks.
 #[derive(Debug, Parser)]
-#[command(name = "tern-sim", version = sim::VERSION, about)]
+#[command(name = "tern-sim", version = tern_sim::VERSION, about)]
 struct Cli {}
 
 fn main() -> anyhow::Result<()> {

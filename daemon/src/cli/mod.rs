@@ -1,3 +1,9 @@
 //! Command-line subcommands of `tern`.
+//!
+//! The binary only parses arguments and maps errors to exit codes; each subcommand's logic lives
+//! here, takes its streams as parameters and returns typed errors, so it can be tested without
+//! spawning a process.
 
 pub mod bundle;
+pub mod input;
+pub mod view;

@@ -120,7 +120,8 @@ impl BundleBuilder {
     /// Checks and returns the bundle.
     pub fn build(self) -> Result<Bundle, BuildError> {
         let mut blocks = self.extensions;
-        let mut payload = CanonicalBlock::new(1, self.primary.crc, BlockBody::Payload(self.payload));
+        let mut payload =
+            CanonicalBlock::new(1, self.primary.crc, BlockBody::Payload(self.payload));
         payload.flags = self.payload_flags;
         blocks.push(payload);
         Bundle::from_parts(self.primary, blocks)

@@ -103,7 +103,7 @@ impl Bundle {
                 }));
             }
             let at = r.offset();
-            let block = CanonicalBlock::decode(&mut r, limits.max_eid_len).map_err(|e| {
+            let block = CanonicalBlock::decode(&mut r, limits.max_eid_len, index).map_err(|e| {
                 e.in_location(Location::Block {
                     index,
                     number: None,
@@ -117,7 +117,9 @@ impl Bundle {
             };
             if r.is_empty() && !matches!(block.body, BlockBody::Payload(_)) {
                 // Truncated after a complete block: say so plainly.
-                return Err(r.error(DecodeErrorKind::Truncated).in_location(Location::Bundle));
+                return Err(r
+                    .error(DecodeErrorKind::Truncated)
+                    .in_location(Location::Bundle));
             }
             blocks.push(block);
             check_block_against_previous(&blocks)
@@ -173,7 +175,11 @@ impl Bundle {
 
     /// A capacity that usually fits the encoding without reallocation.
     pub fn size_hint(&self) -> usize {
-        256 + self.blocks.iter().map(CanonicalBlock::size_hint).sum::<usize>()
+        256 + self
+            .blocks
+            .iter()
+            .map(CanonicalBlock::size_hint)
+            .sum::<usize>()
     }
 
     /// The primary block.
@@ -333,7 +339,10 @@ fn check_block_against_previous(blocks: &[CanonicalBlock]) -> Result<(), DecodeE
     let Some((last, earlier)) = blocks.split_last() else {
         return Ok(());
     };
-    if earlier.iter().any(|b| matches!(b.body, BlockBody::Payload(_))) {
+    if earlier
+        .iter()
+        .any(|b| matches!(b.body, BlockBody::Payload(_)))
+    {
         return Err(DecodeErrorKind::Invalid(
             "the payload block must be the last block (RFC 9171 §4.1)",
         ));
@@ -398,7 +407,9 @@ fn check_structure(
     }
     if require_age
         && primary.creation.time.0 == 0
-        && !blocks.iter().any(|b| matches!(b.body, BlockBody::BundleAge(_)))
+        && !blocks
+            .iter()
+            .any(|b| matches!(b.body, BlockBody::BundleAge(_)))
     {
         return Err(DecodeErrorKind::Invalid(
             "creation time 0 (no clock) requires a bundle age block (RFC 9171 §4.2.7)",

@@ -72,7 +72,11 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(buf: &'a Bytes) -> Self {
-        Self { buf, pos: 0, base: 0 }
+        Self {
+            buf,
+            pos: 0,
+            base: 0,
+        }
     }
 
     /// A reader over a nested buffer (e.g. block-type-specific data) whose errors report offsets
@@ -96,11 +100,6 @@ impl<'a> Reader<'a> {
 
     pub(crate) fn remaining(&self) -> usize {
         self.buf.len().saturating_sub(self.pos)
-    }
-
-    /// The raw bytes between two positions of this reader (zero-copy).
-    pub(crate) fn slice(&self, start: usize, end: usize) -> Bytes {
-        self.buf.slice(start..end)
     }
 
     pub(crate) fn raw(&self, start: usize, end: usize) -> &'a [u8] {
@@ -364,7 +363,18 @@ mod tests {
 
     #[test]
     fn integers_round_trip_in_shortest_form() {
-        for v in [0u64, 23, 24, 255, 256, 65535, 65536, 0xffff_ffff, 0x1_0000_0000, u64::MAX] {
+        for v in [
+            0u64,
+            23,
+            24,
+            255,
+            256,
+            65535,
+            65536,
+            0xffff_ffff,
+            0x1_0000_0000,
+            u64::MAX,
+        ] {
             let mut out = Vec::new();
             write_uint(&mut out, v);
             assert_eq!(out.len(), header_len(v));
@@ -392,7 +402,10 @@ mod tests {
     fn byte_string_longer_than_input_is_refused_before_allocating() {
         let b = reader_over("5bffffffffffffffff00");
         let err = Reader::new(&b).bytes().unwrap_err();
-        assert!(matches!(err.kind, DecodeErrorKind::LengthBeyondInput { .. }));
+        assert!(matches!(
+            err.kind,
+            DecodeErrorKind::LengthBeyondInput { .. }
+        ));
     }
 
     #[test]

@@ -23,7 +23,8 @@ pub enum CrcType {
     Crc32c,
 }
 
-const X25: crc::Crc<u16, crc::Table<16>> = crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_IBM_SDLC);
+const X25: crc::Crc<u16, crc::Table<16>> =
+    crc::Crc::<u16, crc::Table<16>>::new(&crc::CRC_16_IBM_SDLC);
 
 impl CrcType {
     /// The code carried in the block (RFC 9171 §4.2.1).
@@ -135,6 +136,9 @@ mod tests {
     #[test]
     fn wrong_length_crc_value_is_refused() {
         let err = CrcType::Crc32c.read_value(&[1, 2]).unwrap_err();
-        assert!(matches!(err, DecodeErrorKind::CrcLength { expected: 4, .. }));
+        assert!(matches!(
+            err,
+            DecodeErrorKind::CrcLength { expected: 4, .. }
+        ));
     }
 }

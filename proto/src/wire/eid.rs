@@ -266,11 +266,17 @@ impl Eid {
                 } else {
                     let at = r.offset();
                     let allocator = u32::try_from(r.uint()?).map_err(|_| {
-                        DecodeError::new(DecodeErrorKind::Invalid("ipn allocator exceeds 32 bits"), at)
+                        DecodeError::new(
+                            DecodeErrorKind::Invalid("ipn allocator exceeds 32 bits"),
+                            at,
+                        )
                     })?;
                     let at = r.offset();
                     let node = u32::try_from(r.uint()?).map_err(|_| {
-                        DecodeError::new(DecodeErrorKind::Invalid("ipn node number exceeds 32 bits"), at)
+                        DecodeError::new(
+                            DecodeErrorKind::Invalid("ipn node number exceeds 32 bits"),
+                            at,
+                        )
                     })?;
                     (allocator, node, IpnForm::ThreeElement)
                 };
@@ -282,7 +288,10 @@ impl Eid {
                     form,
                 }))
             }
-            other => Err(DecodeError::new(EidError::UnknownSchemeCode(other).into(), at)),
+            other => Err(DecodeError::new(
+                EidError::UnknownSchemeCode(other).into(),
+                at,
+            )),
         }
     }
 }
@@ -384,7 +393,10 @@ impl IpnEid {
             if text.len() > 1 && text.starts_with('0') {
                 return Err(bad());
             }
-            text.parse::<u64>().ok().filter(|&v| v <= max).ok_or_else(bad)
+            text.parse::<u64>()
+                .ok()
+                .filter(|&v| v <= max)
+                .ok_or_else(bad)
         };
         let node_number = |text: &str, max: u64| -> Result<u64, EidError> {
             if text == "!" {
@@ -537,7 +549,12 @@ mod tests {
 
     #[test]
     fn both_ipn_forms_re_encode_byte_exact() {
-        for h in ["8202820102", "820283000101", "8202821b000ee8680000000101", "8202831a000ee8680101"] {
+        for h in [
+            "8202820102",
+            "820283000101",
+            "8202821b000ee8680000000101",
+            "8202831a000ee8680101",
+        ] {
             assert_eq!(encode_hex(&decode_hex(h).unwrap()), h);
         }
     }
@@ -545,7 +562,10 @@ mod tests {
     #[test]
     fn unknown_scheme_code_is_refused() {
         let err = decode_hex("82030100").unwrap_err();
-        assert_eq!(err.kind, DecodeErrorKind::Eid(EidError::UnknownSchemeCode(3)));
+        assert_eq!(
+            err.kind,
+            DecodeErrorKind::Eid(EidError::UnknownSchemeCode(3))
+        );
         assert_eq!(err.offset, 1);
     }
 

@@ -89,6 +89,9 @@ mod tests {
     fn unassigned_bits_survive_and_are_shown_in_hex() {
         let f = BundleFlags::from_bits_retain(0x02_0004 | 0x8000_0000);
         assert_eq!(f.bits(), 0x8002_0004);
-        assert_eq!(f.names(), vec!["must_not_fragment", "report_delivery", "0x80000000"]);
+        assert_eq!(
+            f.names(),
+            vec!["must_not_fragment", "report_delivery", "0x80000000"]
+        );
     }
 }

@@ -45,7 +45,9 @@ impl PrimaryBlock {
     /// Checks the rules that tie primary-block fields together (RFC 9171 §4.2.3, §4.3.1).
     pub(crate) fn check(&self) -> Result<(), &'static str> {
         if self.flags.contains(BundleFlags::IS_FRAGMENT) != self.fragment.is_some() {
-            return Err("the is-fragment flag must be set exactly when fragment fields are present");
+            return Err(
+                "the is-fragment flag must be set exactly when fragment fields are present",
+            );
         }
         if let Some(f) = self.fragment {
             if f.offset >= f.total_adu_length {
@@ -58,14 +60,18 @@ impl PrimaryBlock {
         if self.flags.contains(BundleFlags::ADMIN_RECORD)
             && self.flags.intersects(BundleFlags::ALL_REPORTS)
         {
-            return Err("an administrative record must not request status reports (RFC 9171 §4.2.3)");
+            return Err(
+                "an administrative record must not request status reports (RFC 9171 §4.2.3)",
+            );
         }
         if self.source.is_null() {
             if !self.flags.contains(BundleFlags::MUST_NOT_FRAGMENT) {
                 return Err("an anonymous bundle (source dtn:none) must set must-not-fragment");
             }
             if self.flags.intersects(BundleFlags::ALL_REPORTS) {
-                return Err("an anonymous bundle (source dtn:none) must not request status reports");
+                return Err(
+                    "an anonymous bundle (source dtn:none) must not request status reports",
+                );
             }
         }
         Ok(())
