@@ -13,4 +13,6 @@
 
 #![forbid(unsafe_code)]
 
+pub mod node;
+pub mod routing;
 pub mod wire;

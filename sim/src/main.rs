@@ -9,5 +9,7 @@ struct Cli {}
 
 fn main() -> anyhow::Result<()> {
     let _cli = Cli::parse();
-    anyhow::bail!("tern-sim has no scenarios to run yet: the simulator arrives with the node engine")
+    anyhow::bail!(
+        "tern-sim has no scenarios to run yet: the simulator arrives with the node engine"
+    )
 }

@@ -38,7 +38,9 @@ impl Default for DecodeLimits {
 
 /// Identifies a bundle (or one fragment of it) across the whole network (RFC 9171 §5.1 note):
 /// duplicates are recognised by it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct BundleId {
     /// Source node.
     pub source: Eid,

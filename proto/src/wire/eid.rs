@@ -463,6 +463,20 @@ impl Ord for IpnEid {
     }
 }
 
+// EIDs travel through records (store, API) as their URI text: readable, and checked on the way in.
+impl serde::Serialize for Eid {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Eid {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;

@@ -9,7 +9,19 @@ use std::fmt;
 pub const DTN_EPOCH_UNIX_MS: u64 = 946_684_800_000;
 
 /// Milliseconds since 2000-01-01T00:00:00Z. Zero means "this node has no accurate clock".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct DtnTime(pub u64);
 
 impl DtnTime {
@@ -37,7 +49,19 @@ impl fmt::Display for DtnTime {
 
 /// When and in what order a source created a bundle. With the source EID (and fragment offset)
 /// it identifies the bundle everywhere in the network (RFC 9171 §4.2.7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct CreationTimestamp {
     /// Creation time; 0 if the source had no accurate clock (then a Bundle Age block is required).
     pub time: DtnTime,

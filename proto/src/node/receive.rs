@@ -1,0 +1,437 @@
+//! Bundle reception, admission, local delivery and deletion (RFC 9171 §5.6–§5.10).
+
+use bytes::Bytes;
+
+use super::io::{BundleMeta, Output, RefuseReason, Report, StoreOp, StoredBundle};
+use super::table::{Entry, age_on_arrival};
+use super::{BundleKey, LinkId, Node, RxId, SubmitError};
+use crate::wire::admin::{AdminRecord, ReasonCode, StatusAssertion, StatusKind, StatusReport};
+use crate::wire::{BlockType, Bundle, BundleFlags};
+
+/// Block types this node processes or carries knowingly. BPSec blocks (RFC 9172) are carried
+/// untouched: a node that is neither source nor acceptor of a security operation forwards them.
+fn known_block(t: BlockType) -> bool {
+    matches!(
+        t,
+        BlockType::PAYLOAD
+            | BlockType::PREVIOUS_NODE
+            | BlockType::BUNDLE_AGE
+            | BlockType::HOP_COUNT
+            | BlockType::BLOCK_INTEGRITY
+            | BlockType::BLOCK_CONFIDENTIALITY
+    )
+}
+
+impl Node {
+    /// A whole bundle arrived from a peer.
+    pub(super) fn receive(&mut self, link: LinkId, rx: RxId, bytes: Bytes) {
+        self.counters.received += 1;
+        let mut bundle = match Bundle::decode_with(bytes.clone(), &self.config.limits) {
+            Ok(b) => b,
+            Err(error) => {
+                self.outputs
+                    .push_back(Output::Report(Report::Malformed { link, error }));
+                self.refuse(
+                    link,
+                    rx,
+                    RefuseReason::NotAcceptable,
+                    "malformed bundle".into(),
+                );
+                return;
+            }
+        };
+        // RFC 9171 §5.6 step 4: blocks we cannot process.
+        let verdict = bundle.apply_unknown_block_policy(known_block);
+        if verdict.delete_bundle {
+            self.report_status(
+                &bundle,
+                StatusKind::Deleted,
+                ReasonCode::BlockUnintelligible,
+            );
+            self.refuse(
+                link,
+                rx,
+                RefuseReason::NotAcceptable,
+                "unintelligible block".into(),
+            );
+            return;
+        }
+        if verdict.report {
+            self.report_status(
+                &bundle,
+                StatusKind::Received,
+                ReasonCode::BlockUnintelligible,
+            );
+        }
+        let bytes = if verdict.removed.is_empty() {
+            bytes
+        } else {
+            Bytes::from(bundle.encode())
+        };
+        let id = bundle.id();
+        let peer = self.links.get(&link).and_then(|l| l.peer.clone());
+        if let Some(key) = self.table.key_of(&id) {
+            // The peer has it too: never offer it back.
+            if let (Some(peer), Some(entry)) = (peer, self.table.get_mut(key)) {
+                if entry.meta.forwarded_to.insert(peer) && entry.durable {
+                    let meta = entry.meta.clone();
+                    self.outputs
+                        .push_back(Output::Store(StoreOp::UpdateMeta { key, meta }));
+                }
+            }
+            self.refuse(
+                link,
+                rx,
+                RefuseReason::Duplicate,
+                format!("duplicate of {key}"),
+            );
+            return;
+        }
+        if self.table.is_tombstoned(&id) {
+            self.refuse(
+                link,
+                rx,
+                RefuseReason::Duplicate,
+                "already handled here".into(),
+            );
+            return;
+        }
+        if bundle.hop_count().is_some_and(|h| h.exceeded()) {
+            self.report_status(&bundle, StatusKind::Deleted, ReasonCode::HopLimitExceeded);
+            self.refuse(
+                link,
+                rx,
+                RefuseReason::NotAcceptable,
+                "hop limit exceeded".into(),
+            );
+            return;
+        }
+        let age = age_on_arrival(&bundle, self.now);
+        if age >= bundle.primary().lifetime_ms {
+            self.report_status(&bundle, StatusKind::Deleted, ReasonCode::LifetimeExpired);
+            self.refuse(
+                link,
+                rx,
+                RefuseReason::NotAcceptable,
+                "lifetime expired".into(),
+            );
+            return;
+        }
+        let size = bytes.len() as u64;
+        if self.table.used_bytes().saturating_add(size) > self.config.storage_quota {
+            self.refuse(
+                link,
+                rx,
+                RefuseReason::StorageFull,
+                format!(
+                    "storage quota of {} bytes reached",
+                    self.config.storage_quota
+                ),
+            );
+            return;
+        }
+        let from = bundle.previous_node().cloned().or(peer.clone());
+        let mut meta = BundleMeta {
+            received_at: self.now.wall,
+            age_at_receipt_ms: age,
+            from: from.clone(),
+            ..BundleMeta::default()
+        };
+        meta.forwarded_to.extend(from);
+        meta.forwarded_to.extend(peer);
+        let key = self.admit(&bundle, bytes, meta, Some((link, rx)));
+        self.counters.admitted += 1;
+        if bundle
+            .primary()
+            .flags
+            .contains(BundleFlags::REPORT_RECEPTION)
+        {
+            self.report_status(&bundle, StatusKind::Received, ReasonCode::NoInformation);
+        }
+        self.reassemble_if_local(&bundle);
+        self.outputs.push_back(Output::Report(Report::Admitted {
+            key,
+            id: bundle.id(),
+            link: Some(link),
+        }));
+    }
+
+    /// Stores a bundle built on this node (application data or a status report).
+    pub(super) fn admit_local(&mut self, bundle: Bundle) -> Result<BundleKey, SubmitError> {
+        let bytes = Bytes::from(bundle.encode());
+        if bytes.len() > self.config.limits.max_bundle_size {
+            return Err(SubmitError::TooLarge {
+                size: bytes.len(),
+                max: self.config.limits.max_bundle_size,
+            });
+        }
+        let needed = bytes.len() as u64;
+        let used = self.table.used_bytes();
+        if used.saturating_add(needed) > self.config.storage_quota {
+            return Err(SubmitError::StorageFull {
+                used,
+                quota: self.config.storage_quota,
+                needed,
+            });
+        }
+        let meta = BundleMeta {
+            received_at: self.now.wall,
+            age_at_receipt_ms: bundle.bundle_age().unwrap_or(0),
+            ..BundleMeta::default()
+        };
+        let key = self.admit(&bundle, bytes, meta, None);
+        self.counters.submitted += 1;
+        self.outputs.push_back(Output::Report(Report::Admitted {
+            key,
+            id: bundle.id(),
+            link: None,
+        }));
+        Ok(key)
+    }
+
+    fn admit(
+        &mut self,
+        bundle: &Bundle,
+        bytes: Bytes,
+        meta: BundleMeta,
+        rx: Option<(LinkId, RxId)>,
+    ) -> BundleKey {
+        let key = BundleKey(self.next_key);
+        self.next_key += 1;
+        let mut entry = Entry::new(key, bundle, bytes.len() as u64, meta.clone(), self.now);
+        entry.pending_rx = rx;
+        self.table.insert(entry);
+        self.outputs
+            .push_back(Output::Store(StoreOp::PutBundle { key, bytes, meta }));
+        key
+    }
+
+    /// The driver made `key` durable: accept the transfer, deliver, and let routing see it.
+    pub(super) fn stored(&mut self, key: BundleKey) {
+        let Some(entry) = self.table.get_mut(key) else {
+            return;
+        };
+        if entry.durable {
+            return;
+        }
+        entry.durable = true;
+        if let Some((link, rx)) = entry.pending_rx.take() {
+            self.outputs.push_back(Output::Accept { link, rx });
+        }
+        for link in self.links.values_mut() {
+            link.cursor = link.cursor.min(key);
+        }
+        self.deliver_locally(key);
+    }
+
+    /// Delivers `key` to every matching registration that has not had it, then retires a
+    /// singleton bundle whose journey ends here.
+    pub(super) fn deliver_locally(&mut self, key: BundleKey) {
+        let Some(entry) = self.table.get(key) else {
+            return;
+        };
+        if !entry.durable || entry.fragment.is_some() {
+            return;
+        }
+        let destination = entry.destination.clone();
+        if !self.registrations.contains(&destination)
+            || entry.meta.delivered_to.contains(&destination)
+        {
+            return;
+        }
+        let report = entry.flags.contains(BundleFlags::REPORT_DELIVERY);
+        let singleton = destination.is_singleton();
+        self.outputs.push_back(Output::Deliver {
+            endpoint: destination.clone(),
+            key,
+        });
+        self.outputs.push_back(Output::Report(Report::Delivered {
+            key,
+            endpoint: destination.clone(),
+        }));
+        self.counters.delivered += 1;
+        if report {
+            self.report_entry(key, StatusKind::Delivered, ReasonCode::NoInformation);
+        }
+        if singleton {
+            self.delete(key, ReasonCode::NoInformation);
+            return;
+        }
+        // Group bundles stay and keep spreading until they expire (RFC 9171 §4.2.5.1.1).
+        if let Some(entry) = self.table.get_mut(key) {
+            entry.meta.delivered_to.insert(destination);
+            let meta = entry.meta.clone();
+            self.outputs
+                .push_back(Output::Store(StoreOp::UpdateMeta { key, meta }));
+        }
+    }
+
+    /// Removes a bundle, remembering its id until it expires so a late copy is not taken again.
+    pub(super) fn delete(&mut self, key: BundleKey, reason: ReasonCode) {
+        let Some(entry) = self.table.remove(key) else {
+            return;
+        };
+        if let Some((link, rx)) = entry.pending_rx {
+            self.outputs.push_back(Output::Refuse {
+                link,
+                rx,
+                reason: RefuseReason::NotAcceptable,
+            });
+        }
+        for link in self.links.values_mut() {
+            link.in_flight.remove(&key);
+        }
+        if reason != ReasonCode::NoInformation && entry.flags.contains(BundleFlags::REPORT_DELETION)
+        {
+            self.report_for(&entry, StatusKind::Deleted, reason);
+        }
+        self.outputs
+            .push_back(Output::Store(StoreOp::DeleteBundle { key }));
+        self.table.add_tombstone(entry.id.clone(), entry.expires);
+        self.outputs.push_back(Output::Store(StoreOp::PutTombstone {
+            id: entry.id,
+            until: entry.expires,
+        }));
+        self.outputs
+            .push_back(Output::Report(Report::Deleted { key, reason }));
+    }
+
+    fn refuse(&mut self, link: LinkId, rx: RxId, reason: RefuseReason, detail: String) {
+        match reason {
+            RefuseReason::Duplicate => self.counters.refused_duplicate += 1,
+            RefuseReason::StorageFull => self.counters.refused_storage += 1,
+            RefuseReason::NotAcceptable => self.counters.refused_invalid += 1,
+        }
+        self.outputs.push_back(Output::Report(Report::Refused {
+            link,
+            reason,
+            detail,
+        }));
+        self.outputs.push_back(Output::Refuse { link, rx, reason });
+    }
+
+    /// Fragments addressed to a registration here are reassembled; the whole bundle is then
+    /// admitted as a local bundle and delivered once durable (RFC 9171 §5.9).
+    fn reassemble_if_local(&mut self, bundle: &Bundle) {
+        if bundle.fragment().is_none()
+            || !self.registrations.contains(&bundle.primary().destination)
+        {
+            return;
+        }
+        let Ok(Some(whole)) = self.reassembler.insert(bundle) else {
+            return;
+        };
+        if self.table.key_of(&whole.id()).is_some() || self.table.is_tombstoned(&whole.id()) {
+            return;
+        }
+        let bytes = Bytes::from(whole.encode());
+        let meta = BundleMeta {
+            received_at: self.now.wall,
+            age_at_receipt_ms: age_on_arrival(&whole, self.now),
+            ..BundleMeta::default()
+        };
+        self.admit(&whole, bytes, meta, None);
+    }
+
+    /// Rebuilds the metadata of one stored bundle after a restart.
+    pub(super) fn restore_bundle(&mut self, stored: StoredBundle) {
+        let Ok(bundle) = Bundle::decode_with(stored.bytes.clone(), &self.config.limits) else {
+            // A stored bundle that no longer decodes (limits changed, corruption): delete it
+            // rather than crash or carry it forever.
+            self.outputs
+                .push_back(Output::Store(StoreOp::DeleteBundle { key: stored.key }));
+            return;
+        };
+        let mut entry = Entry::new(
+            stored.key,
+            &bundle,
+            stored.bytes.len() as u64,
+            stored.meta,
+            self.now,
+        );
+        entry.durable = true;
+        if bundle.primary().source == self.config.node_id {
+            self.last_creation = self.last_creation.max(bundle.primary().creation);
+        }
+        self.table.insert(entry);
+        if bundle.fragment().is_some() && self.registrations.contains(&bundle.primary().destination)
+        {
+            let _ = self.reassembler.insert(&bundle);
+        }
+    }
+
+    /// Sends a status report about `subject` if it asked for this kind (RFC 9171 §5.1).
+    fn report_status(&mut self, subject: &Bundle, kind: StatusKind, reason: ReasonCode) {
+        let flags = subject.primary().flags;
+        let wanted = match kind {
+            StatusKind::Received => BundleFlags::REPORT_RECEPTION,
+            StatusKind::Forwarded => BundleFlags::REPORT_FORWARDING,
+            StatusKind::Delivered => BundleFlags::REPORT_DELIVERY,
+            StatusKind::Deleted => BundleFlags::REPORT_DELETION,
+        };
+        if !flags.contains(wanted) || subject.primary().report_to.is_null() {
+            return;
+        }
+        let report = StatusReport::for_bundle(subject, kind, reason, self.now.wall);
+        self.send_report(report, subject.primary().report_to.clone());
+    }
+
+    /// Status report from stored metadata (the payload is not at hand).
+    pub(super) fn report_entry(&mut self, key: BundleKey, kind: StatusKind, reason: ReasonCode) {
+        if let Some(entry) = self.table.get(key).cloned() {
+            self.report_for(&entry, kind, reason);
+        }
+    }
+
+    fn report_for(&mut self, entry: &Entry, kind: StatusKind, reason: ReasonCode) {
+        if entry.report_to.is_null() || entry.flags.contains(BundleFlags::ADMIN_RECORD) {
+            return;
+        }
+        let time = entry
+            .flags
+            .contains(BundleFlags::STATUS_TIME_REQUESTED)
+            .then_some(self.now.wall);
+        let asserted = StatusAssertion::Asserted { time };
+        let no = StatusAssertion::NotAsserted;
+        let report = StatusReport {
+            received: if kind == StatusKind::Received {
+                asserted
+            } else {
+                no
+            },
+            forwarded: if kind == StatusKind::Forwarded {
+                asserted
+            } else {
+                no
+            },
+            delivered: if kind == StatusKind::Delivered {
+                asserted
+            } else {
+                no
+            },
+            deleted: if kind == StatusKind::Deleted {
+                asserted
+            } else {
+                no
+            },
+            reason,
+            source: entry.id.source.clone(),
+            creation: entry.id.creation,
+            fragment: entry.fragment.map(|f| (f.offset, entry.payload_len)),
+        };
+        self.send_report(report, entry.report_to.clone());
+    }
+
+    fn send_report(&mut self, report: StatusReport, to: crate::wire::Eid) {
+        let creation = self.next_creation();
+        let node_id = self.config.node_id.clone();
+        let lifetime = self.config.report_lifetime_ms;
+        let Ok(bundle) =
+            AdminRecord::StatusReport(report).to_bundle(node_id, to, creation, lifetime)
+        else {
+            return;
+        };
+        // A full store drops the report, never the subject: reports are best-effort.
+        let _ = self.admit_local(bundle);
+    }
+}
