@@ -8,6 +8,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tern_daemon::cli::bundle::{self, BundleCmd};
+use tern_daemon::cli::client::ClientError;
+use tern_daemon::cli::info::{self, InfoArgs, InfoView};
+use tern_daemon::cli::send::{self, RecvArgs, SendArgs};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 
@@ -18,24 +21,76 @@ enum Command {
     /// Create and inspect bundles offline.
     #[command(subcommand)]
     Bundle(BundleCmd),
+    /// Send a bundle through the local node (its API: --api or TERN_API).
+    Send(SendArgs),
+    /// Receive bundles for an endpoint of the local node, consuming each one printed.
+    Recv(RecvArgs),
+    /// Show the node's links that are up.
+    Peers(InfoArgs),
+    /// Show the node's identity, storage and counters.
+    Status(InfoArgs),
+    /// List the bundles the node stores.
+    Bundles(InfoArgs),
+}
+
+/// A failed command, whatever its error type: the line to print and the exit code.
+struct Failure {
+    message: String,
+    code: u8,
+    broken_pipe: bool,
+}
+
+impl From<bundle::BundleError> for Failure {
+    fn from(e: bundle::BundleError) -> Self {
+        Self {
+            message: e.to_string(),
+            code: e.exit_code(),
+            broken_pipe: e.is_broken_pipe(),
+        }
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        Self {
+            message: e.to_string(),
+            code: e.exit_code(),
+            broken_pipe: e.is_broken_pipe(),
+        }
+    }
 }
 
 fn main() -> ExitCode {
     init_logging();
     let command = Command::parse();
     let mut stdout = io::BufWriter::new(io::stdout().lock());
-    let result = match command {
-        Command::Bundle(cmd) => bundle::run(cmd, &mut io::stdin().lock(), &mut stdout),
+    let result: Result<(), Failure> = match command {
+        Command::Bundle(cmd) => {
+            bundle::run(cmd, &mut io::stdin().lock(), &mut stdout).map_err(Failure::from)
+        }
+        Command::Send(args) => {
+            send::send(&args, &mut io::stdin().lock(), &mut stdout).map_err(Failure::from)
+        }
+        Command::Recv(args) => send::recv(&args, &mut stdout).map_err(Failure::from),
+        Command::Peers(args) => {
+            info::run(InfoView::Peers, &args, &mut stdout).map_err(Failure::from)
+        }
+        Command::Status(args) => {
+            info::run(InfoView::Status, &args, &mut stdout).map_err(Failure::from)
+        }
+        Command::Bundles(args) => {
+            info::run(InfoView::Bundles, &args, &mut stdout).map_err(Failure::from)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // The reader went away (`… | head`): nothing is wrong with us, and nobody is listening.
-        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) if e.broken_pipe => ExitCode::SUCCESS,
         Err(e) => {
             // Flush what was written before the error; a failure here changes nothing.
             let _ = stdout.flush();
-            eprintln!("error: {e}");
-            ExitCode::from(e.exit_code())
+            eprintln!("error: {}", e.message);
+            ExitCode::from(e.code)
         }
     }
 }

@@ -15,4 +15,5 @@
 
 pub mod node;
 pub mod routing;
+pub mod tcpcl;
 pub mod wire;

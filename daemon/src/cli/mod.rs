@@ -5,5 +5,9 @@
 //! spawning a process.
 
 pub mod bundle;
+pub mod client;
+pub mod info;
 pub mod input;
+pub mod send;
 pub mod view;
+pub mod node;

@@ -1,0 +1,88 @@
+//! Store write throughput: group commit (one flush per 64 ops) against one flush per op.
+//!
+//! The one-flush-per-op case with small bundles writes 1,000 rather than 10,000 per round: at
+//! one fsync per op a round of 10,000 takes most of a minute, and the rate per op is the same.
+//!
+//! Run: `cargo bench -p tern-daemon --bench store`. Each sample writes a fresh batch of bundles
+//! into a store in a temporary directory on the same disk as `/tmp`, timing `apply` and `flush`
+//! only; the bundles are deleted (untimed) before the next batch.
+
+// A failed write is a failed benchmark: unwrap.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use proto::node::{BundleKey, BundleMeta, StoreOp};
+use tern_daemon::store::SledStore;
+
+/// Writes `count` bundles of `size` bytes, flushing after every `per_flush` ops; returns the time
+/// spent in `apply` and `flush` for all `iters` rounds.
+fn put_rounds(
+    store: &SledStore,
+    next_key: &mut u64,
+    iters: u64,
+    count: u64,
+    size: usize,
+    per_flush: u64,
+) -> Duration {
+    let payload = Bytes::from(vec![0x5a; size]);
+    let mut spent = Duration::ZERO;
+    for _ in 0..iters {
+        let first = *next_key;
+        let start = Instant::now();
+        for i in 0..count {
+            let op = StoreOp::PutBundle {
+                key: BundleKey(*next_key),
+                bytes: payload.clone(),
+                meta: BundleMeta::default(),
+            };
+            *next_key += 1;
+            store.apply(black_box(&op)).unwrap();
+            if (i + 1) % per_flush == 0 {
+                store.flush().unwrap();
+            }
+        }
+        store.flush().unwrap();
+        spent += start.elapsed();
+        for key in first..*next_key {
+            store
+                .apply(&StoreOp::DeleteBundle {
+                    key: BundleKey(key),
+                })
+                .unwrap();
+        }
+        store.flush().unwrap();
+    }
+    spent
+}
+
+fn bench_puts(c: &mut Criterion) {
+    let dir = tempfile::TempDir::new().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let mut next_key = 0;
+    let cases: [(&str, u64, usize, u64); 4] = [
+        ("10000x100B/flush_per_64", 10_000, 100, 64),
+        ("1000x100B/flush_per_op", 1_000, 100, 1),
+        ("100x1MiB/flush_per_64", 100, 1 << 20, 64),
+        ("100x1MiB/flush_per_op", 100, 1 << 20, 1),
+    ];
+    let mut group = c.benchmark_group("store_put");
+    // Rounds take up to seconds (one fsync per op): ten flat samples of one round or more.
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(5));
+    for (name, count, size, per_flush) in cases {
+        group.throughput(Throughput::Elements(count));
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| put_rounds(&store, &mut next_key, iters, count, size, per_flush));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_puts);
+criterion_main!(benches);

@@ -1,0 +1,349 @@
+//! The TCPCLv4 link task: one tokio task per TCP connection, driving `proto::tcpcl::Session`.
+//!
+//! The task turns the session into `LinkEvent`s for the driver and carries out the driver's
+//! `LinkCommand`s, and nothing else: every protocol decision is the session's, every bundle
+//! decision the node's. A failing session ends its own task and link, never the daemon.
+//!
+//! Static peers are kept connected by [`keep_connected`], which reconnects with exponential
+//! backoff (1 s doubling to 60 s, reset after a session that lasted).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use proto::node::{LinkId, RefuseReason, RxId, TxOutcome, TxToken};
+use proto::tcpcl::{
+    Event, RefuseReason as XferRefuse, Role, SendError, SessTermReason, Session, SessionConfig,
+    TransferId,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::driver::{DriverHandle, LinkCommand, LinkEvent};
+
+/// TCPCL parameters of this node.
+#[derive(Debug, Clone)]
+pub struct TcpclSettings {
+    /// Session parameters offered to every peer.
+    pub session: SessionConfig,
+    /// First reconnect delay to a static peer.
+    pub backoff_min: Duration,
+    /// Longest reconnect delay.
+    pub backoff_max: Duration,
+}
+
+impl TcpclSettings {
+    /// From the daemon's settings.
+    pub fn from_settings(s: &Settings) -> Self {
+        let mut session = SessionConfig::new(s.node.node_id.to_string());
+        session.keepalive_secs = s.keepalive_secs;
+        session.segment_mru = s.segment_mru;
+        session.transfer_mru = s.node.limits.max_bundle_size as u64;
+        Self {
+            session,
+            backoff_min: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Accepts TCPCL connections until `stop` turns true.
+pub async fn listen(
+    listener: TcpListener,
+    handle: DriverHandle,
+    settings: TcpclSettings,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, remote)) => {
+                    let span = info_span!("tcpcl", %remote, dir = "in");
+                    let task = run_session(stream, Role::Passive, remote, handle.clone(), settings.session.clone(), stop.clone());
+                    tokio::spawn(task.instrument(span));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    warn!(error = %e, "TCPCL accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+}
+
+/// Keeps a session open to a static peer, reconnecting with backoff, until `stop`.
+pub async fn keep_connected(
+    address: String,
+    handle: DriverHandle,
+    settings: TcpclSettings,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut backoff = settings.backoff_min;
+    loop {
+        let span = info_span!("tcpcl", peer = %address, dir = "out");
+        let connect = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&address));
+        let lasted = match connect.await {
+            Ok(Ok(stream)) => {
+                let remote = stream.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                let started = tokio::time::Instant::now();
+                run_session(stream, Role::Active, remote, handle.clone(), settings.session.clone(), stop.clone())
+                    .instrument(span)
+                    .await;
+                started.elapsed()
+            }
+            Ok(Err(e)) => {
+                debug!(peer = %address, error = %e, "connect failed");
+                Duration::ZERO
+            }
+            Err(_) => {
+                debug!(peer = %address, "connect timed out");
+                Duration::ZERO
+            }
+        };
+        if *stop.borrow() {
+            return;
+        }
+        if lasted > Duration::from_secs(30) {
+            backoff = settings.backoff_min;
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(settings.backoff_max);
+    }
+}
+
+/// State of one session task.
+struct Link {
+    session: Session,
+    id: LinkId,
+    handle: DriverHandle,
+    commands_tx: mpsc::UnboundedSender<LinkCommand>,
+    remote: SocketAddr,
+    up: bool,
+    /// Bundles waiting for room in the session's window.
+    queued: VecDeque<(TxToken, Bytes)>,
+    /// Our transfers in flight and the node's token for each.
+    tokens: BTreeMap<TransferId, TxToken>,
+    clock: Clock,
+}
+
+async fn run_session(
+    stream: TcpStream,
+    role: Role,
+    remote: SocketAddr,
+    handle: DriverHandle,
+    config: SessionConfig,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let clock = Clock::start();
+    let session = match Session::new(role, config, 0) {
+        Ok(s) => s,
+        Err(e) => {
+            warn!(error = %e, "TCPCL configuration refused");
+            return;
+        }
+    };
+    let (commands_tx, mut commands) = mpsc::unbounded_channel();
+    let mut link = Link {
+        session,
+        id: handle.link_ids.next(),
+        handle,
+        commands_tx,
+        remote,
+        up: false,
+        queued: VecDeque::new(),
+        tokens: BTreeMap::new(),
+        clock,
+    };
+    let (mut reader, mut writer) = stream.into_split();
+    let mut buf = vec![0u8; 64 * 1024];
+    let reason = loop {
+        // Write everything the session has to say, then act on its events.
+        while let Some(chunk) = link.session.poll_transmit() {
+            if let Err(e) = writer.write_all(&chunk).await {
+                link.session.handle_close(link.now_ms());
+                debug!(error = %e, "write failed");
+                break;
+            }
+        }
+        if let Some(reason) = link.events() {
+            // Say the last words (SESS_TERM and the like) before closing.
+            while let Some(chunk) = link.session.poll_transmit() {
+                if writer.write_all(&chunk).await.is_err() {
+                    break;
+                }
+            }
+            break reason;
+        }
+        let deadline = link.session.poll_timeout().map(|ms| link.clock.deadline(proto::node::Instant::from_millis(ms)));
+        tokio::select! {
+            read = reader.read(&mut buf) => match read {
+                Ok(0) | Err(_) => link.session.handle_close(link.now_ms()),
+                Ok(n) => {
+                    let now = link.now_ms();
+                    link.session.handle_bytes(now, &buf[..n]);
+                }
+            },
+            Some(cmd) = commands.recv() => link.command(cmd),
+            () = sleep_until(deadline) => {
+                let now = link.now_ms();
+                link.session.handle_timeout(now);
+            }
+            _ = stop.changed() => link.session.close_now(SessTermReason::UNKNOWN),
+        }
+    };
+    let _ = writer.shutdown().await;
+    link.finish(&reason);
+}
+
+impl Link {
+    fn now_ms(&self) -> u64 {
+        self.clock.now().mono.as_micros() / 1000
+    }
+
+    /// Acts on the session's events; returns why the session ended, once it has.
+    fn events(&mut self) -> Option<String> {
+        while let Some(event) = self.session.poll_event() {
+            match event {
+                Event::Established { peer_node_id, keepalive_secs, peer_segment_mru, .. } => {
+                    info!(link = %self.id, peer = ?peer_node_id.as_ref().map(ToString::to_string), keepalive_secs, peer_segment_mru, "TCPCL session established");
+                    self.up = true;
+                    let _ = self.handle.links.send(LinkEvent::Up {
+                        link: self.id,
+                        peer: peer_node_id,
+                        commands: self.commands_tx.clone(),
+                        remote: self.remote,
+                        cla: "tcpcl",
+                    });
+                }
+                Event::TransferReceived { transfer_id, bundle } => {
+                    let _ = self.handle.links.send(LinkEvent::Received {
+                        link: self.id,
+                        rx: RxId(transfer_id.0),
+                        bytes: bundle,
+                    });
+                }
+                Event::TransferAcked { transfer_id } => self.settle(transfer_id, TxOutcome::Accepted),
+                Event::TransferRefused { transfer_id, reason } => {
+                    let outcome = match reason {
+                        XferRefuse::COMPLETED => TxOutcome::Refused(RefuseReason::Duplicate),
+                        XferRefuse::NO_RESOURCES => TxOutcome::Refused(RefuseReason::StorageFull),
+                        XferRefuse::NOT_ACCEPTABLE | XferRefuse::EXTENSION_FAILURE => {
+                            TxOutcome::Refused(RefuseReason::NotAcceptable)
+                        }
+                        // Retransmit, session terminating, unknown: try again another time.
+                        _ => TxOutcome::Failed,
+                    };
+                    debug!(%transfer_id, %reason, "transfer refused by peer");
+                    self.settle(transfer_id, outcome);
+                }
+                Event::TransferFailed { transfer_id } => self.settle(transfer_id, TxOutcome::Failed),
+                Event::Rejected { reason, rejected_type } => {
+                    warn!(%reason, %rejected_type, "peer rejected a message");
+                }
+                Event::Ending { reason, by_peer } => {
+                    debug!(%reason, by_peer, "session ending");
+                }
+                Event::Terminated { reason, by_peer, error } => {
+                    let why = match error {
+                        Some(e) => format!("{e}"),
+                        None if by_peer => format!("peer ended the session ({reason})"),
+                        None => format!("session ended ({reason})"),
+                    };
+                    return Some(why);
+                }
+                _ => {}
+            }
+        }
+        self.send_queued();
+        None
+    }
+
+    fn command(&mut self, cmd: LinkCommand) {
+        match cmd {
+            LinkCommand::Send { token, bytes } => {
+                self.queued.push_back((token, bytes));
+                self.send_queued();
+            }
+            LinkCommand::Accept { rx } => {
+                if let Err(e) = self.session.ack_transfer(TransferId(rx.0)) {
+                    debug!(error = %e, "ack not sent");
+                }
+            }
+            LinkCommand::Refuse { rx, reason } => {
+                let code = match reason {
+                    RefuseReason::Duplicate => XferRefuse::COMPLETED,
+                    RefuseReason::StorageFull => XferRefuse::NO_RESOURCES,
+                    RefuseReason::NotAcceptable => XferRefuse::NOT_ACCEPTABLE,
+                };
+                if let Err(e) = self.session.refuse_transfer(TransferId(rx.0), code) {
+                    debug!(error = %e, "refusal not sent");
+                }
+            }
+            LinkCommand::Close => self.session.close(SessTermReason::UNKNOWN),
+        }
+    }
+
+    /// Hands queued bundles to the session while its window has room.
+    fn send_queued(&mut self) {
+        while self.session.can_send() {
+            let Some((token, bytes)) = self.queued.pop_front() else {
+                return;
+            };
+            match self.session.send_bundle(bytes) {
+                Ok(id) => {
+                    self.tokens.insert(id, token);
+                }
+                Err(SendError::TooLarge { .. } | SendError::Empty) => {
+                    self.report(token, TxOutcome::Refused(RefuseReason::NotAcceptable));
+                }
+                Err(e) => {
+                    debug!(error = %e, "send failed");
+                    self.report(token, TxOutcome::Failed);
+                }
+            }
+        }
+    }
+
+    fn settle(&mut self, id: TransferId, outcome: TxOutcome) {
+        if let Some(token) = self.tokens.remove(&id) {
+            self.report(token, outcome);
+        }
+    }
+
+    fn report(&self, token: TxToken, outcome: TxOutcome) {
+        let _ = self.handle.links.send(LinkEvent::Transmitted { token, outcome });
+    }
+
+    fn finish(mut self, reason: &str) {
+        let tokens: Vec<TxToken> = std::mem::take(&mut self.tokens).into_values().collect();
+        for token in tokens.into_iter().chain(self.queued.drain(..).map(|(t, _)| t).collect::<Vec<_>>()) {
+            self.report(token, TxOutcome::Failed);
+        }
+        if self.up {
+            let _ = self.handle.links.send(LinkEvent::Down {
+                link: self.id,
+                reason: reason.to_owned(),
+            });
+        } else {
+            info!(reason, "TCPCL session ended before it was established");
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,585 @@
+//! The driver task: the one owner of the [`Node`]. It turns sockets, timers, the store and API
+//! requests into engine inputs, and carries out the engine's outputs.
+//!
+//! Everything reaches the driver through channels, so no lock ever guards the node:
+//! - link tasks (one per convergence-layer session) send [`LinkEvent`]s and receive
+//!   [`LinkCommand`]s;
+//! - the local API sends [`Command`]s with a reply channel;
+//! - the store is flushed in the background (group commit): all ops applied before a flush
+//!   started are durable when it ends, and only then does the node hear `Input::Stored`, so a
+//!   peer's transfer is acknowledged only once its bundle would survive a power cut.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use proto::node::{
+    BundleKey, BundleSummary, Input, LinkId, Node, Output, RefuseReason, RegisterError, Report,
+    RxId, StoreOp, Submit, SubmitError, TxOutcome, TxToken,
+};
+use proto::wire::{Bundle, BundleFlags, Eid};
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tracing::{debug, info, warn};
+
+use crate::clock::Clock;
+use crate::store::{MailboxRecord, SledStore};
+
+/// What a link task tells the driver.
+#[derive(Debug)]
+pub enum LinkEvent {
+    /// A session is established.
+    Up {
+        /// Id allocated with [`LinkIds::next`].
+        link: LinkId,
+        /// The peer's node ID, if the convergence layer learned it.
+        peer: Option<Eid>,
+        /// Where to send commands for this link.
+        commands: mpsc::UnboundedSender<LinkCommand>,
+        /// The peer's address.
+        remote: SocketAddr,
+        /// Convergence layer name, for operators.
+        cla: &'static str,
+    },
+    /// A whole bundle arrived.
+    Received {
+        /// The link.
+        link: LinkId,
+        /// The transfer (answer with Accept/Refuse).
+        rx: RxId,
+        /// The bundle.
+        bytes: Bytes,
+    },
+    /// A transmission ended.
+    Transmitted {
+        /// The token from `LinkCommand::Send`.
+        token: TxToken,
+        /// How.
+        outcome: TxOutcome,
+    },
+    /// The session ended.
+    Down {
+        /// The link.
+        link: LinkId,
+        /// Why, for the log.
+        reason: String,
+    },
+}
+
+/// What the driver tells a link task.
+#[derive(Debug)]
+pub enum LinkCommand {
+    /// Send this encoded bundle; answer with `LinkEvent::Transmitted { token }`.
+    Send {
+        /// The node's token.
+        token: TxToken,
+        /// Encoded bundle, rewritten for this hop.
+        bytes: Bytes,
+    },
+    /// Acknowledge an inbound transfer (its bundle is durable).
+    Accept {
+        /// The transfer.
+        rx: RxId,
+    },
+    /// Refuse an inbound transfer.
+    Refuse {
+        /// The transfer.
+        rx: RxId,
+        /// Why.
+        reason: RefuseReason,
+    },
+    /// End the session.
+    Close,
+}
+
+/// Allocates link ids; shared by every convergence layer.
+#[derive(Debug, Clone, Default)]
+pub struct LinkIds(Arc<AtomicU64>);
+
+impl LinkIds {
+    /// A fresh id.
+    pub fn next(&self) -> LinkId {
+        LinkId(self.0.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+}
+
+/// A request from the local API or CLI.
+#[derive(Debug)]
+pub enum Command {
+    /// Send a bundle.
+    Submit {
+        /// The request.
+        req: Submit,
+        /// The answer.
+        reply: oneshot::Sender<Result<BundleKey, SubmitError>>,
+    },
+    /// Register an endpoint.
+    Register {
+        /// The endpoint.
+        endpoint: Eid,
+        /// The answer.
+        reply: oneshot::Sender<Result<(), RegisterError>>,
+    },
+    /// Node status and counters.
+    Status {
+        /// The answer.
+        reply: oneshot::Sender<StatusView>,
+    },
+    /// Stored bundles.
+    Bundles {
+        /// The answer.
+        reply: oneshot::Sender<Vec<BundleSummary>>,
+    },
+    /// Links up now.
+    Peers {
+        /// The answer.
+        reply: oneshot::Sender<Vec<PeerView>>,
+    },
+}
+
+/// A delivery, announced to API listeners after it is in the mailbox.
+#[derive(Debug, Clone)]
+pub struct DeliveryNotice {
+    /// The registration.
+    pub endpoint: Eid,
+    /// Mailbox sequence number.
+    pub seq: u64,
+}
+
+/// A link, as shown to operators.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerView {
+    /// Link id.
+    pub link: u64,
+    /// Peer node ID.
+    pub node_id: Option<String>,
+    /// Peer address.
+    pub address: String,
+    /// Convergence layer.
+    pub cla: &'static str,
+    /// Transmissions in flight.
+    pub in_flight: usize,
+}
+
+/// Node status, as shown to operators.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusView {
+    /// Node ID.
+    pub node_id: String,
+    /// Routing strategy.
+    pub router: &'static str,
+    /// Bundles stored.
+    pub bundles: usize,
+    /// Bytes stored.
+    pub stored_bytes: u64,
+    /// Links up.
+    pub links: usize,
+    /// Registrations.
+    pub registrations: Vec<String>,
+    /// Seconds since start.
+    pub uptime_secs: u64,
+    /// Counters.
+    pub counters: CountersView,
+}
+
+/// Engine counters, serializable.
+#[derive(Debug, Clone, Serialize)]
+pub struct CountersView {
+    /// Received from peers.
+    pub received: u64,
+    /// Admitted.
+    pub admitted: u64,
+    /// Refused as duplicates.
+    pub refused_duplicate: u64,
+    /// Refused for storage.
+    pub refused_storage: u64,
+    /// Refused as invalid.
+    pub refused_invalid: u64,
+    /// Submitted locally.
+    pub submitted: u64,
+    /// Forwarded.
+    pub forwarded: u64,
+    /// Failed transmissions.
+    pub forward_failed: u64,
+    /// Delivered locally.
+    pub delivered: u64,
+    /// Expired.
+    pub expired: u64,
+}
+
+struct LinkInfo {
+    commands: mpsc::UnboundedSender<LinkCommand>,
+    peer: Option<Eid>,
+    remote: SocketAddr,
+    cla: &'static str,
+}
+
+/// The channels other tasks use to reach the driver.
+#[derive(Debug, Clone)]
+pub struct DriverHandle {
+    /// API commands.
+    pub commands: mpsc::Sender<Command>,
+    /// Link events.
+    pub links: mpsc::UnboundedSender<LinkEvent>,
+    /// Link id allocator.
+    pub link_ids: LinkIds,
+    /// Delivery announcements.
+    pub deliveries: broadcast::Sender<DeliveryNotice>,
+    /// The store, for mailbox reads.
+    pub store: Arc<SledStore>,
+}
+
+/// Owns the node and runs its event loop.
+pub struct Driver {
+    node: Node,
+    store: Arc<SledStore>,
+    clock: Clock,
+    commands: mpsc::Receiver<Command>,
+    link_events: mpsc::UnboundedReceiver<LinkEvent>,
+    links: BTreeMap<LinkId, LinkInfo>,
+    deliveries: broadcast::Sender<DeliveryNotice>,
+    /// Keys whose `PutBundle` was applied since the last flush started.
+    unflushed: Vec<BundleKey>,
+    dirty: bool,
+    flushing: bool,
+    flushed_tx: mpsc::UnboundedSender<Result<Vec<BundleKey>, Vec<BundleKey>>>,
+    flushed_rx: mpsc::UnboundedReceiver<Result<Vec<BundleKey>, Vec<BundleKey>>>,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver").field("node", &self.node.node_id()).finish()
+    }
+}
+
+impl Driver {
+    /// A driver for `node`, with the handle other tasks use to reach it.
+    pub fn new(node: Node, store: Arc<SledStore>, clock: Clock) -> (Self, DriverHandle) {
+        let (cmd_tx, commands) = mpsc::channel(256);
+        let (link_tx, link_events) = mpsc::unbounded_channel();
+        let (deliveries, _) = broadcast::channel(1024);
+        let (flushed_tx, flushed_rx) = mpsc::unbounded_channel();
+        let handle = DriverHandle {
+            commands: cmd_tx,
+            links: link_tx,
+            link_ids: LinkIds::default(),
+            deliveries: deliveries.clone(),
+            store: store.clone(),
+        };
+        let driver = Self {
+            node,
+            store,
+            clock,
+            commands,
+            link_events,
+            links: BTreeMap::new(),
+            deliveries,
+            unflushed: Vec::new(),
+            dirty: false,
+            flushing: false,
+            flushed_tx,
+            flushed_rx,
+        };
+        (driver, handle)
+    }
+
+    /// Runs until `shutdown` turns true, then flushes the store.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        info!(node = %self.node.node_id(), router = self.node.router_name(), "node running");
+        self.drain_outputs();
+        loop {
+            self.maybe_flush();
+            let deadline = self.node.poll_timeout().map(|t| self.clock.deadline(t));
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                Some(result) = self.flushed_rx.recv() => self.flushed(result),
+                Some(event) = self.link_events.recv() => self.link_event(event),
+                Some(cmd) = self.commands.recv() => self.command(cmd),
+                () = sleep_until(deadline) => {
+                    let now = self.clock.now();
+                    self.node.handle(now, Input::Timeout);
+                }
+            }
+            self.drain_outputs();
+        }
+        for link in self.links.values() {
+            let _ = link.commands.send(LinkCommand::Close);
+        }
+        // Final flush: whatever was applied is made durable before we exit.
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.flush()).await {
+            Ok(Ok(_)) => info!("store flushed; node stopped"),
+            Ok(Err(e)) => warn!(error = %e, "final store flush failed"),
+            Err(e) => warn!(error = %e, "final store flush task failed"),
+        }
+    }
+
+    fn link_event(&mut self, event: LinkEvent) {
+        let now = self.clock.now();
+        let input = match event {
+            LinkEvent::Up {
+                link,
+                peer,
+                commands,
+                remote,
+                cla,
+            } => {
+                info!(%link, peer = ?peer.as_ref().map(ToString::to_string), %remote, cla, "link up");
+                self.links.insert(
+                    link,
+                    LinkInfo {
+                        commands,
+                        peer: peer.clone(),
+                        remote,
+                        cla,
+                    },
+                );
+                Input::LinkUp { link, peer }
+            }
+            LinkEvent::Received { link, rx, bytes } => Input::Received { link, rx, bytes },
+            LinkEvent::Transmitted { token, outcome } => Input::Transmitted { token, outcome },
+            LinkEvent::Down { link, reason } => {
+                if let Some(info) = self.links.remove(&link) {
+                    info!(%link, peer = ?info.peer.map(|p| p.to_string()), reason, "link down");
+                }
+                Input::LinkDown { link }
+            }
+        };
+        self.node.handle(now, input);
+    }
+
+    fn command(&mut self, cmd: Command) {
+        let now = self.clock.now();
+        match cmd {
+            Command::Submit { req, reply } => {
+                let _ = reply.send(self.node.submit(now, req));
+            }
+            Command::Register { endpoint, reply } => {
+                let _ = reply.send(self.node.register(endpoint));
+            }
+            Command::Status { reply } => {
+                let _ = reply.send(self.status(now));
+            }
+            Command::Bundles { reply } => {
+                let _ = reply.send(self.node.bundles().collect());
+            }
+            Command::Peers { reply } => {
+                let peers = self
+                    .node
+                    .links()
+                    .map(|l| {
+                        let info = self.links.get(&l.link);
+                        PeerView {
+                            link: l.link.0,
+                            node_id: l.peer.map(|p| p.to_string()),
+                            address: info.map(|i| i.remote.to_string()).unwrap_or_default(),
+                            cla: info.map_or("?", |i| i.cla),
+                            in_flight: l.in_flight,
+                        }
+                    })
+                    .collect();
+                let _ = reply.send(peers);
+            }
+        }
+    }
+
+    fn status(&self, now: proto::node::Now) -> StatusView {
+        let c = self.node.counters();
+        StatusView {
+            node_id: self.node.node_id().to_string(),
+            router: self.node.router_name(),
+            bundles: self.node.stored_bundles(),
+            stored_bytes: self.node.stored_bytes(),
+            links: self.links.len(),
+            registrations: self.node.registrations().map(ToString::to_string).collect(),
+            uptime_secs: now.mono.as_micros() / 1_000_000,
+            counters: CountersView {
+                received: c.received,
+                admitted: c.admitted,
+                refused_duplicate: c.refused_duplicate,
+                refused_storage: c.refused_storage,
+                refused_invalid: c.refused_invalid,
+                submitted: c.submitted,
+                forwarded: c.forwarded,
+                forward_failed: c.forward_failed,
+                delivered: c.delivered,
+                expired: c.expired,
+            },
+        }
+    }
+
+    /// Carries out every pending output, in order.
+    fn drain_outputs(&mut self) {
+        while let Some(out) = self.node.poll_output() {
+            match out {
+                Output::Store(op) => self.apply(op),
+                Output::Transmit {
+                    link,
+                    token,
+                    key,
+                    rewrite,
+                } => {
+                    let outcome = self.transmit(link, token, key, &rewrite);
+                    if let Err(why) = outcome {
+                        debug!(%link, %key, why, "transmission not started");
+                        let now = self.clock.now();
+                        self.node.handle(
+                            now,
+                            Input::Transmitted {
+                                token,
+                                outcome: TxOutcome::Failed,
+                            },
+                        );
+                    }
+                }
+                Output::Accept { link, rx } => self.to_link(link, LinkCommand::Accept { rx }),
+                Output::Refuse { link, rx, reason } => {
+                    self.to_link(link, LinkCommand::Refuse { rx, reason });
+                }
+                Output::Deliver { endpoint, key } => self.deliver(endpoint, key),
+                Output::Report(report) => log_report(&report),
+            }
+        }
+    }
+
+    fn apply(&mut self, op: StoreOp) {
+        if let StoreOp::PutBundle { key, .. } = &op {
+            self.unflushed.push(*key);
+        }
+        if let Err(e) = self.store.apply(&op) {
+            // The op is lost; for a PutBundle the node never hears Stored, so the peer is never
+            // acknowledged and will offer the bundle again.
+            warn!(error = %e, "store write failed");
+            if let StoreOp::PutBundle { key, .. } = op {
+                self.unflushed.retain(|k| *k != key);
+            }
+            return;
+        }
+        self.dirty = true;
+    }
+
+    fn maybe_flush(&mut self) {
+        if self.flushing || !self.dirty {
+            return;
+        }
+        self.flushing = true;
+        self.dirty = false;
+        let keys = std::mem::take(&mut self.unflushed);
+        let store = self.store.clone();
+        let tx = self.flushed_tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = match store.flush() {
+                Ok(_) => Ok(keys),
+                Err(e) => {
+                    warn!(error = %e, "store flush failed; will retry");
+                    Err(keys)
+                }
+            };
+            let _ = tx.send(result);
+        });
+    }
+
+    fn flushed(&mut self, result: Result<Vec<BundleKey>, Vec<BundleKey>>) {
+        self.flushing = false;
+        match result {
+            Ok(keys) => {
+                let now = self.clock.now();
+                for key in keys {
+                    self.node.handle(now, Input::Stored { key });
+                }
+            }
+            Err(keys) => {
+                self.unflushed.splice(0..0, keys);
+                self.dirty = true;
+            }
+        }
+    }
+
+    fn transmit(
+        &mut self,
+        link: LinkId,
+        token: TxToken,
+        key: BundleKey,
+        rewrite: &proto::node::Rewrite,
+    ) -> Result<(), &'static str> {
+        let Some(info) = self.links.get(&link) else {
+            return Err("link is gone");
+        };
+        let bytes = match self.store.bundle(key) {
+            Ok(Some(b)) => b,
+            Ok(None) => return Err("bundle not in store"),
+            Err(_) => return Err("store read failed"),
+        };
+        let mut bundle = Bundle::decode(bytes).map_err(|_| "stored bundle does not decode")?;
+        rewrite.apply(&mut bundle);
+        let bytes = Bytes::from(bundle.encode());
+        info.commands
+            .send(LinkCommand::Send { token, bytes })
+            .map_err(|_| "link task has ended")
+    }
+
+    fn to_link(&mut self, link: LinkId, cmd: LinkCommand) {
+        if let Some(info) = self.links.get(&link) {
+            let _ = info.commands.send(cmd);
+        }
+    }
+
+    fn deliver(&mut self, endpoint: Eid, key: BundleKey) {
+        let bundle = match self.store.bundle(key) {
+            Ok(Some(bytes)) => Bundle::decode(bytes),
+            Ok(None) => {
+                warn!(%key, "bundle to deliver is not in the store");
+                return;
+            }
+            Err(e) => {
+                warn!(%key, error = %e, "cannot read bundle to deliver");
+                return;
+            }
+        };
+        let Ok(bundle) = bundle else {
+            warn!(%key, "stored bundle does not decode");
+            return;
+        };
+        let p = bundle.primary();
+        let record = MailboxRecord {
+            source: p.source.clone(),
+            destination: p.destination.clone(),
+            creation: p.creation,
+            payload: bundle.payload().clone(),
+            admin_record: p.flags.contains(BundleFlags::ADMIN_RECORD),
+        };
+        match self.store.deliver(&endpoint, &record) {
+            Ok(seq) => {
+                self.dirty = true;
+                let _ = self.deliveries.send(DeliveryNotice { endpoint, seq });
+            }
+            Err(e) => warn!(%key, error = %e, "mailbox write failed"),
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn log_report(report: &Report) {
+    match report {
+        Report::Admitted { key, id, link } => {
+            debug!(%key, source = %id.source, seq = id.creation.sequence, link = ?link, "bundle admitted");
+        }
+        Report::Refused {
+            link,
+            reason,
+            detail,
+        } => info!(%link, ?reason, detail, "bundle refused"),
+        Report::Malformed { link, error } => warn!(%link, %error, "malformed bundle from peer"),
+        Report::Forwarded { key, link } => debug!(%key, %link, "bundle forwarded"),
+        Report::Delivered { key, endpoint } => info!(%key, %endpoint, "bundle delivered"),
+        Report::Deleted { key, reason } => debug!(%key, %reason, "bundle deleted"),
+    }
+}

@@ -1,0 +1,494 @@
+//! The daemon's durable store: a node's [`StoreOp`]s kept in sled, and the mailboxes of local
+//! applications.
+//!
+//! What it is: the disk behind `proto::node`'s storage effects. The driver applies each
+//! `Output::Store` op with [`SledStore::apply`] in order, then makes a whole group of them durable
+//! with one [`SledStore::flush`] (group commit: many ops, one fsync) and only then reports
+//! `Input::Stored`. On restart, [`SledStore::restored`] gives `Node::new` what it recovers. The
+//! semantics are exactly those of `proto::node::store::StoreState`; the conformance test in
+//! `tests/tests/store_conformance.rs` checks that op for op.
+//!
+//! # On-disk layout (format version [`FORMAT_VERSION`])
+//!
+//! Tree `node` holds every node record under a one-byte prefix, so that each [`StoreOp`] is one
+//! atomic sled batch (a bundle and its metadata are written and removed together):
+//!
+//! | key                                | value                                   |
+//! |------------------------------------|-----------------------------------------|
+//! | `V`                                | format version, `u32` big-endian        |
+//! | `B` + bundle key (`u64` big-endian)| the encoded bundle, exactly as received |
+//! | `M` + bundle key (`u64` big-endian)| postcard([`BundleMeta`])                |
+//! | `T` + postcard([`BundleId`])       | postcard([`DtnTime`]): the tombstone's end |
+//! | `R` + endpoint URI text            | empty: a registration                   |
+//!
+//! Tree `mailbox` holds deliveries waiting for their application (see [`MailboxRecord`]):
+//! endpoint URI text + `0x00` + sequence number (`u64` big-endian) → postcard(record). EID text
+//! never contains `0x00`, so one endpoint's records form one contiguous, ordered key range.
+//!
+//! Big-endian numbers make sled's byte order the numeric order: bundles come back in admission
+//! order and mailbox records in delivery order.
+//!
+//! # What recovery forgives
+//!
+//! A store that cannot be read at all, or whose format version is not ours, is refused: guessing
+//! at an unknown layout could silently lose bundles. Single damaged records are not worth a node
+//! that will not start: a bundle whose metadata is missing or unreadable comes back with
+//! `BundleMeta::default()` (the bundle outlives its bookkeeping), a metadata record without its
+//! bundle is dropped, and an unreadable tombstone or registration is skipped. Each case logs a
+//! warning naming the record's key.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use proto::node::{BundleKey, BundleMeta, Restored, StoreOp, StoredBundle};
+use proto::wire::{BundleId, DtnTime, Eid};
+use serde::Serialize;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+mod mailbox;
+
+pub use mailbox::MailboxRecord;
+
+/// The layout version this build reads and writes. Bump it whenever the layout above changes,
+/// so an older or newer tern refuses a store it would misread instead of corrupting it.
+pub const FORMAT_VERSION: u32 = 1;
+
+const NODE_TREE: &str = "node";
+const MAILBOX_TREE: &str = "mailbox";
+const VERSION_KEY: &[u8] = b"V";
+const BUNDLE: u8 = b'B';
+const META: u8 = b'M';
+const TOMBSTONE: u8 = b'T';
+const REGISTRATION: u8 = b'R';
+
+/// Why the store could not do what was asked. Every variant names the store's directory or the
+/// record involved, so an operator can find it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled could not open the directory (missing permissions, locked by another process, ...).
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        /// The store's directory.
+        path: PathBuf,
+        /// What sled reported.
+        source: sled::Error,
+    },
+    /// Another process (or a store of this process not yet fully closed: sled finishes closing
+    /// on background threads) holds the store's lock.
+    #[error("the store at {path} is in use by another process (its lock is held)")]
+    Locked {
+        /// The store's directory.
+        path: PathBuf,
+    },
+    /// The store was written with a layout this build does not know.
+    #[error(
+        "the store at {path} has format version {found}, but this tern reads only version \
+         {FORMAT_VERSION}: use a matching tern, or move the directory away to start empty"
+    )]
+    UnknownVersion {
+        /// The store's directory.
+        path: PathBuf,
+        /// The version found on disk.
+        found: u32,
+    },
+    /// The store has records but no readable version record: not ours, or damaged.
+    #[error(
+        "the store at {path} holds records but {problem}: it was not written by tern, or is \
+         damaged; refusing to guess its layout"
+    )]
+    BadVersionRecord {
+        /// The store's directory.
+        path: PathBuf,
+        /// What is wrong with the version record.
+        problem: String,
+    },
+    /// Reading or writing failed.
+    #[error("store at {path}: {doing} failed: {source}")]
+    Io {
+        /// The store's directory.
+        path: PathBuf,
+        /// What the store was doing, naming the record.
+        doing: String,
+        /// What sled reported.
+        source: sled::Error,
+    },
+    /// A record could not be encoded (postcard refuses only what serde cannot express).
+    #[error("cannot encode {what}: {source}")]
+    Encode {
+        /// The record.
+        what: String,
+        /// What postcard reported.
+        source: postcard::Error,
+    },
+}
+
+/// Counts for an operator's `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Stored bundles.
+    pub bundles: u64,
+    /// Total encoded size of the stored bundles.
+    pub bundle_bytes: u64,
+    /// What sled reports as its size on disk (logs and snapshots included).
+    pub size_on_disk: u64,
+}
+
+/// A node's durable state and its applications' mailboxes, in one sled database.
+///
+/// Cheap to clone (sled handles are shared), so the driver can hand a clone to
+/// `spawn_blocking` for [`Self::flush`] while it keeps applying ops.
+#[derive(Debug, Clone)]
+pub struct SledStore {
+    path: PathBuf,
+    db: sled::Db,
+    node: sled::Tree,
+    mailbox: sled::Tree,
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`. A new store gets the current format version; an
+    /// existing one must already have it.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let path = dir.to_path_buf();
+        let open_err = |source: sled::Error| match source {
+            // sled 0.34 reports a held lock only as this message; a variant of our own lets the
+            // caller tell "in use" from "broken".
+            sled::Error::Io(ref e) if e.to_string().contains("could not acquire lock") => {
+                StoreError::Locked { path: path.clone() }
+            }
+            source => StoreError::Open {
+                path: path.clone(),
+                source,
+            },
+        };
+        let db = sled::Config::new().path(dir).open().map_err(open_err)?;
+        let node = db.open_tree(NODE_TREE).map_err(open_err)?;
+        let mailbox = db.open_tree(MAILBOX_TREE).map_err(open_err)?;
+        let store = Self {
+            path,
+            db,
+            node,
+            mailbox,
+        };
+        store.check_version()?;
+        Ok(store)
+    }
+
+    /// [`Self::open`], retrying for up to `wait` while the store is [`StoreError::Locked`].
+    ///
+    /// Why: sled releases its lock on background threads shortly after the last handle is
+    /// dropped, so a store closed and reopened in one process (a restart in a test, a driver
+    /// restarting its node) can briefly find it still held.
+    pub fn open_waiting(dir: &Path, wait: Duration) -> Result<Self, StoreError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            match Self::open(dir) {
+                Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// The directory the store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn check_version(&self) -> Result<(), StoreError> {
+        let found = self
+            .node
+            .get(VERSION_KEY)
+            .map_err(self.failed(|| "reading the format version".to_owned()))?;
+        let bad = |problem: String| StoreError::BadVersionRecord {
+            path: self.path.clone(),
+            problem,
+        };
+        let Some(found) = found else {
+            if self.node.is_empty() && self.mailbox.is_empty() {
+                self.node
+                    .insert(VERSION_KEY, &FORMAT_VERSION.to_be_bytes())
+                    .map_err(self.failed(|| "writing the format version".to_owned()))?;
+                self.flush()?;
+                return Ok(());
+            }
+            return Err(bad("no format version record".to_owned()));
+        };
+        let Ok(bytes) = <[u8; 4]>::try_from(found.as_ref()) else {
+            return Err(bad(format!(
+                "a {}-byte format version record (expected 4)",
+                found.len()
+            )));
+        };
+        match u32::from_be_bytes(bytes) {
+            FORMAT_VERSION => Ok(()),
+            found => Err(StoreError::UnknownVersion {
+                path: self.path.clone(),
+                found,
+            }),
+        }
+    }
+
+    /// Applies one op, atomically. Not yet durable: see [`Self::flush`]. Ops must be applied in
+    /// the order the node emitted them.
+    pub fn apply(&self, op: &StoreOp) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        match op {
+            StoreOp::PutBundle { key, bytes, meta } => {
+                batch.insert(&bundle_key(*key), bytes.as_ref());
+                batch.insert(
+                    &meta_key(*key),
+                    encode(meta, || format!("metadata of {key}"))?,
+                );
+            }
+            StoreOp::UpdateMeta { key, meta } => return self.update_meta(*key, meta),
+            StoreOp::DeleteBundle { key } => {
+                batch.remove(&bundle_key(*key));
+                batch.remove(&meta_key(*key));
+            }
+            StoreOp::PutTombstone { id, until } => {
+                batch.insert(
+                    tombstone_key(id)?,
+                    encode(until, || format!("tombstone {id:?}"))?,
+                );
+            }
+            StoreOp::DeleteTombstone { id } => batch.remove(tombstone_key(id)?),
+            StoreOp::PutRegistration { endpoint } => {
+                batch.insert(registration_key(endpoint), &[]);
+            }
+            StoreOp::DeleteRegistration { endpoint } => batch.remove(registration_key(endpoint)),
+        }
+        self.node
+            .apply_batch(batch)
+            .map_err(self.failed(|| format!("applying {}", op_name(op))))
+    }
+
+    /// Metadata changes only for a bundle that is stored, as in `StoreState`: checking and
+    /// writing in one transaction means a meta record never outlives its bundle.
+    fn update_meta(&self, key: BundleKey, meta: &BundleMeta) -> Result<(), StoreError> {
+        let value = encode(meta, || format!("metadata of {key}"))?;
+        let (bkey, mkey) = (bundle_key(key), meta_key(key));
+        self.node
+            .transaction(|tx| {
+                if tx.get(bkey)?.is_some() {
+                    tx.insert(&mkey, value.as_slice())?;
+                }
+                Ok::<_, ConflictableTransactionError<Infallible>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(source) => {
+                    self.failed(|| format!("updating the metadata of {key}"))(source)
+                }
+                TransactionError::Abort(never) => match never {},
+            })
+    }
+
+    /// Makes everything applied so far durable (fsync); returns the bytes written. Blocking: the
+    /// driver runs it off its event loop, once for a whole group of ops.
+    pub fn flush(&self) -> Result<usize, StoreError> {
+        self.db
+            .flush()
+            .map_err(self.failed(|| "flushing to disk".to_owned()))
+    }
+
+    /// [`Self::flush`] on sled's own IO thread, for callers already in async code.
+    pub async fn flush_async(&self) -> Result<usize, StoreError> {
+        self.db
+            .flush_async()
+            .await
+            .map_err(self.failed(|| "flushing to disk".to_owned()))
+    }
+
+    /// A stored bundle's bytes, as applied (durable or not), for transmitting or delivering it.
+    pub fn bundle(&self, key: BundleKey) -> Result<Option<Bytes>, StoreError> {
+        let found = self
+            .node
+            .get(bundle_key(key))
+            .map_err(self.failed(|| format!("reading {key}")))?;
+        Ok(found.map(|v| Bytes::copy_from_slice(&v)))
+    }
+
+    /// Everything `Node::new` needs after a restart: bundles in key order with their metadata,
+    /// tombstones and registrations. Damaged records are handled as the module doc says.
+    pub fn restored(&self) -> Result<Restored, StoreError> {
+        let mut metas = BTreeMap::new();
+        for (key, value) in self.scan(META)? {
+            let Some(bundle) = key_of(&key) else {
+                tracing::warn!(record = %describe_key(&key), "skipping a metadata record with a malformed key");
+                continue;
+            };
+            metas.insert(bundle, value);
+        }
+        let mut bundles = Vec::new();
+        for (key, bytes) in self.scan(BUNDLE)? {
+            let Some(bundle) = key_of(&key) else {
+                tracing::warn!(record = %describe_key(&key), "skipping a bundle record with a malformed key");
+                continue;
+            };
+            let meta = match metas.remove(&bundle) {
+                None => {
+                    tracing::warn!(%bundle, "bundle has no metadata record; restoring it with default metadata");
+                    BundleMeta::default()
+                }
+                Some(raw) => postcard::from_bytes(&raw).unwrap_or_else(|error| {
+                    tracing::warn!(%bundle, %error, "bundle's metadata record is unreadable; restoring it with default metadata");
+                    BundleMeta::default()
+                }),
+            };
+            bundles.push(StoredBundle {
+                key: bundle,
+                bytes: Bytes::copy_from_slice(&bytes),
+                meta,
+            });
+        }
+        for bundle in metas.keys() {
+            tracing::warn!(%bundle, "dropping a metadata record whose bundle is gone");
+        }
+        Ok(Restored {
+            bundles,
+            tombstones: self.restored_tombstones()?,
+            registrations: self.restored_registrations()?,
+        })
+    }
+
+    fn restored_tombstones(&self) -> Result<Vec<(BundleId, DtnTime)>, StoreError> {
+        let mut tombstones = Vec::new();
+        for (key, value) in self.scan(TOMBSTONE)? {
+            let decoded = postcard::from_bytes::<BundleId>(&key[1..])
+                .and_then(|id| Ok((id, postcard::from_bytes::<DtnTime>(&value)?)));
+            match decoded {
+                Ok(tombstone) => tombstones.push(tombstone),
+                Err(error) => {
+                    tracing::warn!(record = %describe_key(&key), %error, "skipping an unreadable tombstone");
+                }
+            }
+        }
+        Ok(tombstones)
+    }
+
+    fn restored_registrations(&self) -> Result<Vec<Eid>, StoreError> {
+        let mut registrations = Vec::new();
+        for (key, _) in self.scan(REGISTRATION)? {
+            let parsed = std::str::from_utf8(&key[1..])
+                .map_err(|e| e.to_string())
+                .and_then(|text| text.parse::<Eid>().map_err(|e| e.to_string()));
+            match parsed {
+                Ok(endpoint) => registrations.push(endpoint),
+                Err(error) => {
+                    tracing::warn!(record = %describe_key(&key), %error, "skipping an unreadable registration");
+                }
+            }
+        }
+        Ok(registrations)
+    }
+
+    /// How much is stored. Walks every bundle record: for `status`, not for a hot path.
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let (mut bundles, mut bundle_bytes) = (0u64, 0u64);
+        for (_, bytes) in self.scan(BUNDLE)? {
+            bundles += 1;
+            bundle_bytes += bytes.len() as u64;
+        }
+        let size_on_disk = self
+            .db
+            .size_on_disk()
+            .map_err(self.failed(|| "measuring the size on disk".to_owned()))?;
+        Ok(StoreStats {
+            bundles,
+            bundle_bytes,
+            size_on_disk,
+        })
+    }
+
+    /// Every record of the node tree under `prefix`, in key order.
+    fn scan(&self, prefix: u8) -> Result<Vec<(sled::IVec, sled::IVec)>, StoreError> {
+        self.node
+            .scan_prefix([prefix])
+            .collect::<Result<_, _>>()
+            .map_err(self.failed(|| format!("reading the '{}' records", char::from(prefix))))
+    }
+
+    /// Wraps a sled error with the store's path and what it was doing (built only on failure).
+    fn failed<'a>(
+        &'a self,
+        doing: impl FnOnce() -> String + 'a,
+    ) -> impl FnOnce(sled::Error) -> StoreError + 'a {
+        move |source| StoreError::Io {
+            path: self.path.clone(),
+            doing: doing(),
+            source,
+        }
+    }
+}
+
+fn bundle_key(key: BundleKey) -> [u8; 9] {
+    prefixed_u64(BUNDLE, key.0)
+}
+
+fn meta_key(key: BundleKey) -> [u8; 9] {
+    prefixed_u64(META, key.0)
+}
+
+fn prefixed_u64(prefix: u8, n: u64) -> [u8; 9] {
+    let mut key = [prefix; 9];
+    key[1..].copy_from_slice(&n.to_be_bytes());
+    key
+}
+
+/// The bundle key of a `B` or `M` record, if its key has the right length.
+fn key_of(record_key: &[u8]) -> Option<BundleKey> {
+    let n = <[u8; 8]>::try_from(record_key.get(1..)?).ok()?;
+    Some(BundleKey(u64::from_be_bytes(n)))
+}
+
+fn tombstone_key(id: &BundleId) -> Result<Vec<u8>, StoreError> {
+    let mut key = vec![TOMBSTONE];
+    key.extend_from_slice(&encode(id, || format!("tombstone key {id:?}"))?);
+    Ok(key)
+}
+
+fn registration_key(endpoint: &Eid) -> Vec<u8> {
+    let mut key = vec![REGISTRATION];
+    key.extend_from_slice(endpoint.to_string().as_bytes());
+    key
+}
+
+fn encode<T: Serialize>(value: &T, what: impl FnOnce() -> String) -> Result<Vec<u8>, StoreError> {
+    postcard::to_stdvec(value).map_err(|source| StoreError::Encode {
+        what: what(),
+        source,
+    })
+}
+
+fn op_name(op: &StoreOp) -> String {
+    match op {
+        StoreOp::PutBundle { key, .. } => format!("PutBundle {key}"),
+        StoreOp::UpdateMeta { key, .. } => format!("UpdateMeta {key}"),
+        StoreOp::DeleteBundle { key } => format!("DeleteBundle {key}"),
+        StoreOp::PutTombstone { id, .. } => format!("PutTombstone {id:?}"),
+        StoreOp::DeleteTombstone { id } => format!("DeleteTombstone {id:?}"),
+        StoreOp::PutRegistration { endpoint } => format!("PutRegistration {endpoint}"),
+        StoreOp::DeleteRegistration { endpoint } => format!("DeleteRegistration {endpoint}"),
+    }
+}
+
+/// A node-tree key in words, for logs: `B/b12`, `R/ipn:1.2`, or the prefix and hex bytes.
+fn describe_key(key: &[u8]) -> String {
+    let Some((&prefix, rest)) = key.split_first() else {
+        return "(empty key)".to_owned();
+    };
+    let prefix = char::from(prefix);
+    match (prefix, key_of(key)) {
+        ('B' | 'M', Some(bundle)) => format!("{prefix}/{bundle}"),
+        ('R', _) => format!("R/{}", String::from_utf8_lossy(rest)),
+        _ => format!("{prefix}/{}", hex::encode(rest)),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test fails
+mod tests;

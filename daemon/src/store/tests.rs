@@ -1,0 +1,293 @@
+//! Unit tests of the sled store: layout, atomicity, recovery of damaged records, versioning.
+
+use std::collections::BTreeSet;
+
+use proto::node::store::StoreState;
+use proto::wire::CreationTimestamp;
+use tempfile::TempDir;
+
+use super::*;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// Opens the store in `dir`, waiting for a previous handle's lock to go.
+fn open(dir: &TempDir) -> SledStore {
+    SledStore::open_waiting(dir.path(), WAIT).unwrap()
+}
+
+fn eid(text: &str) -> Eid {
+    text.parse().unwrap()
+}
+
+fn meta(from: &str, forwarded: &[&str]) -> BundleMeta {
+    BundleMeta {
+        received_at: DtnTime(5_000),
+        age_at_receipt_ms: 12,
+        from: Some(eid(from)),
+        forwarded_to: forwarded.iter().map(|e| eid(e)).collect(),
+        delivered_to: BTreeSet::from([eid("ipn:1.7")]),
+    }
+}
+
+fn id(seq: u64) -> BundleId {
+    BundleId {
+        source: eid("dtn://src/app"),
+        creation: CreationTimestamp {
+            time: DtnTime(777),
+            sequence: seq,
+        },
+        fragment: (seq % 2 == 1).then_some((10, 20)),
+    }
+}
+
+fn put(key: u64, bytes: &[u8]) -> StoreOp {
+    StoreOp::PutBundle {
+        key: BundleKey(key),
+        bytes: Bytes::copy_from_slice(bytes),
+        meta: meta("ipn:2.0", &["ipn:3.0"]),
+    }
+}
+
+type Normal = (
+    Vec<(u64, Vec<u8>, BundleMeta)>,
+    Vec<(BundleId, DtnTime)>,
+    Vec<Eid>,
+);
+
+/// `Restored` in a comparable form, vectors sorted.
+fn normal(r: Restored) -> Normal {
+    let mut bundles: Vec<_> = r
+        .bundles
+        .into_iter()
+        .map(|b| (b.key.0, b.bytes.to_vec(), b.meta))
+        .collect();
+    let (mut tombstones, mut registrations) = (r.tombstones, r.registrations);
+    bundles.sort_by_key(|b| b.0);
+    tombstones.sort();
+    registrations.sort();
+    (bundles, tombstones, registrations)
+}
+
+fn sample_ops() -> Vec<StoreOp> {
+    vec![
+        put(1, b"one"),
+        put(2, b"two"),
+        put(3, b"three"),
+        StoreOp::UpdateMeta {
+            key: BundleKey(2),
+            meta: meta("dtn://peer/", &["ipn:4.0", "dtn://x/"]),
+        },
+        StoreOp::UpdateMeta {
+            key: BundleKey(99),
+            meta: BundleMeta::default(),
+        },
+        StoreOp::DeleteBundle { key: BundleKey(1) },
+        StoreOp::PutTombstone {
+            id: id(1),
+            until: DtnTime(9_000),
+        },
+        StoreOp::PutTombstone {
+            id: id(2),
+            until: DtnTime(9_500),
+        },
+        StoreOp::DeleteTombstone { id: id(2) },
+        StoreOp::PutRegistration {
+            endpoint: eid("ipn:1.7"),
+        },
+        StoreOp::PutRegistration {
+            endpoint: eid("dtn://me/inbox"),
+        },
+        StoreOp::DeleteRegistration {
+            endpoint: eid("ipn:1.7"),
+        },
+    ]
+}
+
+fn node_keys(store: &SledStore) -> Vec<Vec<u8>> {
+    store
+        .node
+        .iter()
+        .keys()
+        .map(|k| k.unwrap().to_vec())
+        .collect()
+}
+
+#[test]
+fn applied_and_flushed_ops_restore_the_same_state_after_reopen() {
+    let dir = TempDir::new().unwrap();
+    let mut reference = StoreState::default();
+    {
+        let store = open(&dir);
+        for op in sample_ops() {
+            store.apply(&op).unwrap();
+            reference.apply(op);
+        }
+        store.flush().unwrap();
+    }
+    let store = open(&dir);
+    let restored = normal(store.restored().unwrap());
+    assert_eq!(restored, normal(reference.restored()));
+    assert_eq!(restored.0.iter().map(|b| b.0).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(restored.1, vec![(id(1), DtnTime(9_000))]);
+    assert_eq!(restored.2, vec![eid("dtn://me/inbox")]);
+}
+
+#[test]
+fn put_bundle_writes_bytes_and_meta_and_delete_removes_both() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir);
+    store.apply(&put(7, b"seven")).unwrap();
+    let mut with_bundle = vec![VERSION_KEY.to_vec()];
+    with_bundle.push(bundle_key(BundleKey(7)).to_vec());
+    with_bundle.push(meta_key(BundleKey(7)).to_vec());
+    with_bundle.sort();
+    assert_eq!(node_keys(&store), with_bundle);
+    assert_eq!(
+        store.bundle(BundleKey(7)).unwrap(),
+        Some(Bytes::from_static(b"seven"))
+    );
+
+    store
+        .apply(&StoreOp::DeleteBundle { key: BundleKey(7) })
+        .unwrap();
+    assert_eq!(node_keys(&store), vec![VERSION_KEY.to_vec()]);
+    assert_eq!(store.bundle(BundleKey(7)).unwrap(), None);
+}
+
+#[test]
+fn update_meta_of_a_missing_bundle_writes_nothing() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir);
+    store
+        .apply(&StoreOp::UpdateMeta {
+            key: BundleKey(3),
+            meta: meta("ipn:2.0", &[]),
+        })
+        .unwrap();
+    assert_eq!(node_keys(&store), vec![VERSION_KEY.to_vec()]);
+}
+
+#[test]
+fn corrupted_meta_restores_the_bundle_with_default_meta() {
+    let dir = TempDir::new().unwrap();
+    {
+        let store = open(&dir);
+        store.apply(&put(4, b"four")).unwrap();
+        store.apply(&put(5, b"five")).unwrap();
+        store
+            .node
+            .insert(meta_key(BundleKey(4)), &[0xff, 0xff, 0xff])
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let store = open(&dir);
+    let (bundles, _, _) = normal(store.restored().unwrap());
+    assert_eq!(
+        bundles,
+        vec![
+            (4, b"four".to_vec(), BundleMeta::default()),
+            (5, b"five".to_vec(), meta("ipn:2.0", &["ipn:3.0"])),
+        ]
+    );
+}
+
+#[test]
+fn bundle_without_meta_is_restored_and_meta_without_bundle_is_dropped() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir);
+    store.apply(&put(1, b"a")).unwrap();
+    store.apply(&put(2, b"b")).unwrap();
+    store.node.remove(meta_key(BundleKey(1))).unwrap();
+    store.node.remove(bundle_key(BundleKey(2))).unwrap();
+    let (bundles, _, _) = normal(store.restored().unwrap());
+    assert_eq!(bundles, vec![(1, b"a".to_vec(), BundleMeta::default())]);
+}
+
+#[test]
+fn unreadable_tombstones_and_registrations_are_skipped() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir);
+    store
+        .apply(&StoreOp::PutTombstone {
+            id: id(4),
+            until: DtnTime(1),
+        })
+        .unwrap();
+    store.node.insert(b"T\xff\xff", &[]).unwrap();
+    store.node.insert(b"Rnot an eid", &[]).unwrap();
+    let (_, tombstones, registrations) = normal(store.restored().unwrap());
+    assert_eq!(tombstones, vec![(id(4), DtnTime(1))]);
+    assert!(registrations.is_empty());
+}
+
+#[test]
+fn unknown_format_version_is_refused_with_a_clear_error() {
+    let dir = TempDir::new().unwrap();
+    {
+        let store = open(&dir);
+        store.node.insert(VERSION_KEY, &7u32.to_be_bytes()).unwrap();
+        store.flush().unwrap();
+    }
+    let err = SledStore::open_waiting(dir.path(), WAIT).unwrap_err();
+    assert!(
+        matches!(err, StoreError::UnknownVersion { found: 7, ref path } if path == dir.path()),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("format version 7"), "{text}");
+    assert!(text.contains("only version 1"), "{text}");
+}
+
+#[test]
+fn records_without_a_version_record_are_refused() {
+    let dir = TempDir::new().unwrap();
+    {
+        let store = open(&dir);
+        store.apply(&put(1, b"x")).unwrap();
+        store.node.remove(VERSION_KEY).unwrap();
+        store.flush().unwrap();
+    }
+    let err = SledStore::open_waiting(dir.path(), WAIT).unwrap_err();
+    assert!(
+        matches!(err, StoreError::BadVersionRecord { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("no format version record"),
+        "{err}"
+    );
+}
+
+#[test]
+fn stats_count_bundles_and_their_bytes() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir);
+    store.apply(&put(1, &[0; 100])).unwrap();
+    store.apply(&put(2, &[0; 50])).unwrap();
+    store.flush().unwrap();
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.bundles, stats.bundle_bytes), (2, 150));
+    assert!(stats.size_on_disk > 0);
+}
+
+#[test]
+fn opening_a_store_in_use_is_refused_as_locked_naming_the_path() {
+    let dir = TempDir::new().unwrap();
+    let _held = open(&dir);
+    let err = SledStore::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Locked { ref path } if path == dir.path()),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(&dir.path().display().to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn describe_key_names_records_for_logs() {
+    assert_eq!(describe_key(&bundle_key(BundleKey(12))), "B/b12");
+    assert_eq!(describe_key(b"Ripn:1.2"), "R/ipn:1.2");
+    assert_eq!(describe_key(b"T\x01\x02"), "T/0102");
+}

@@ -1,0 +1,221 @@
+//! Transfers to the peer: segmentation, pipelining and the peer's acks and refusals.
+//!
+//! Bundles are queued by [`Session::send_bundle`] and cut into segments lazily, when the driver
+//! asks for bytes, so control messages (acks, keepalives, SESS_TERM) slip in between segments
+//! and a refusal stops a transfer before the rest of it is even encoded. Segments of one
+//! transfer go out in order and transfers never interleave (RFC 9174 §5.2.2), but the next
+//! transfer starts while earlier ones wait for their final ack (§3.3 Figure 11: pipelining).
+
+use std::collections::VecDeque;
+
+use bytes::{Bytes, BytesMut};
+
+use super::{Session, State};
+use crate::tcpcl::event::{Event, SendError, TransferId};
+use crate::tcpcl::msg::{
+    ExtensionItem, MessageType, RejectReason, SegmentFlags, SessTermReason, XferAck, XferRefuse,
+    encode_segment_header,
+};
+
+/// Outgoing transfers of one session.
+#[derive(Debug)]
+pub(super) struct Outbound {
+    /// The next transfer ID; `None` once all 2^64 are used (§5.2.1).
+    next_id: Option<u64>,
+    /// Unfinished transfers in ID order: sent ones awaiting acks, then at most one partly sent,
+    /// then ones not begun.
+    transfers: VecDeque<Transfer>,
+}
+
+#[derive(Debug)]
+struct Transfer {
+    id: u64,
+    data: Bytes,
+    /// Bytes handed to the driver so far.
+    sent: usize,
+    /// Bytes the peer acknowledged so far.
+    acked: u64,
+}
+
+impl Default for Outbound {
+    /// RFC 9174 §5.2.1: the first transfer ID is zero.
+    fn default() -> Self {
+        Self {
+            next_id: Some(0),
+            transfers: VecDeque::new(),
+        }
+    }
+}
+
+impl Outbound {
+    pub(super) fn len(&self) -> usize {
+        self.transfers.len()
+    }
+
+    pub(super) fn is_idle(&self) -> bool {
+        self.transfers.is_empty()
+    }
+
+    pub(super) fn has_ids(&self) -> bool {
+        self.next_id.is_some()
+    }
+
+    /// True if `id` is one we handed out (it may be finished already).
+    fn issued(&self, id: u64) -> bool {
+        self.next_id.is_none_or(|next| id < next)
+    }
+
+    fn position(&self, id: u64) -> Option<usize> {
+        self.transfers.iter().position(|t| t.id == id)
+    }
+
+    /// Jumps to the end of the transfer ID space.
+    #[cfg(test)]
+    pub(super) fn exhaust_ids_for_test(&mut self, next: u64) {
+        self.next_id = Some(next);
+    }
+}
+
+impl Session {
+    /// Queues a bundle for transfer and returns its transfer ID. Several transfers may be in
+    /// flight, up to `max_in_flight`; each ends with [`Event::TransferAcked`],
+    /// [`Event::TransferRefused`] or [`Event::TransferFailed`].
+    pub fn send_bundle(&mut self, bundle: Bytes) -> Result<TransferId, SendError> {
+        match self.state {
+            State::Established => {}
+            State::Closed => return Err(SendError::Ending),
+            State::AwaitingContactHeader | State::AwaitingSessInit => {
+                return Err(SendError::NotEstablished);
+            }
+        }
+        let Some(peer) = self.peer else {
+            return Err(SendError::NotEstablished);
+        };
+        if self.is_ending() {
+            return Err(SendError::Ending);
+        }
+        if bundle.is_empty() {
+            return Err(SendError::Empty);
+        }
+        let len = bundle.len() as u64;
+        if len > peer.transfer_mru {
+            let max = peer.transfer_mru;
+            return Err(SendError::TooLarge { len, max });
+        }
+        if self.outbound.transfers.len() >= self.config.max_in_flight {
+            let max = self.config.max_in_flight;
+            return Err(SendError::WindowFull { max });
+        }
+        let Some(id) = self.outbound.next_id else {
+            // §5.2.1: the ID space is used up; end the session so a new one starts over.
+            self.close(SessTermReason::RESOURCE_EXHAUSTION);
+            return Err(SendError::TransferIdsExhausted);
+        };
+        self.outbound.next_id = id.checked_add(1);
+        self.outbound.transfers.push_back(Transfer {
+            id,
+            data: bundle,
+            sent: 0,
+            acked: 0,
+        });
+        Ok(TransferId(id))
+    }
+
+    /// The header of the next segment to send; its data is queued right behind it.
+    pub(super) fn next_segment(&mut self) -> Option<Bytes> {
+        if self.state != State::Established {
+            return None;
+        }
+        let peer = self.peer?;
+        let limit = peer.segment_mru.min(self.config.max_tx_segment);
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let transfer = self
+            .outbound
+            .transfers
+            .iter_mut()
+            .find(|t| t.sent < t.data.len())?;
+        let total = transfer.data.len();
+        let start = transfer.sent;
+        let end = start + limit.min(total - start);
+        transfer.sent = end;
+        let id = transfer.id;
+        let data = transfer.data.slice(start..end);
+        let mut flags = SegmentFlags::empty();
+        flags.set(SegmentFlags::START, start == 0);
+        flags.set(SegmentFlags::END, end == total);
+        // §5.2.5.1: announce the length only when there is more than one segment.
+        let extensions = if start == 0 && end < total && self.config.send_transfer_length {
+            vec![ExtensionItem::transfer_length(total as u64)]
+        } else {
+            Vec::new()
+        };
+        let mut header = BytesMut::new();
+        if let Err(e) = encode_segment_header(flags, id, &extensions, data.len(), &mut header) {
+            self.abort(e.into(), SessTermReason::UNKNOWN, true);
+            return self.tx.pop_front();
+        }
+        self.tx.push_front(data);
+        Some(header.freeze())
+    }
+
+    /// Handles an XFER_ACK (RFC 9174 §5.2.3). Matched by transfer ID and acknowledged length
+    /// only: some peers (dtn7-rs) send flags 0 instead of echoing the segment's flags.
+    pub(super) fn on_ack(&mut self, ack: XferAck) {
+        let id = ack.transfer_id;
+        let Some(index) = self.outbound.position(id) else {
+            // §5.1.2: an ack for a transfer never started is unexpected; one for a finished
+            // transfer (e.g. crossing a refusal) is harmless.
+            if !self.outbound.issued(id) {
+                self.queue_reject(RejectReason::UNEXPECTED, MessageType::XFER_ACK.0);
+            }
+            return;
+        };
+        let Some(transfer) = self.outbound.transfers.get_mut(index) else {
+            return;
+        };
+        if ack.acked_len > transfer.sent as u64 {
+            // It acknowledges bytes we never sent: cannot be complied with.
+            self.queue_reject(RejectReason::UNSUPPORTED, MessageType::XFER_ACK.0);
+            return;
+        }
+        transfer.acked = transfer.acked.max(ack.acked_len);
+        if transfer.acked == transfer.data.len() as u64 {
+            self.outbound.transfers.remove(index);
+            self.events.push_back(Event::TransferAcked {
+                transfer_id: TransferId(id),
+            });
+        }
+    }
+
+    /// Handles an XFER_REFUSE (RFC 9174 §5.2.4): the transfer stops; a segment already handed
+    /// to the driver still goes out whole.
+    pub(super) fn on_refuse(&mut self, refuse: XferRefuse) {
+        let id = refuse.transfer_id;
+        let Some(index) = self.outbound.position(id) else {
+            if !self.outbound.issued(id) {
+                self.queue_reject(RejectReason::UNEXPECTED, MessageType::XFER_REFUSE.0);
+            }
+            return;
+        };
+        self.outbound.transfers.remove(index);
+        self.events.push_back(Event::TransferRefused {
+            transfer_id: TransferId(id),
+            reason: refuse.reason,
+        });
+    }
+
+    /// Fails unfinished transfers: all of them, or (when the session starts ending, §6.1) only
+    /// those not begun yet.
+    pub(super) fn fail_outbound(&mut self, unstarted_only: bool) {
+        let transfers = std::mem::take(&mut self.outbound.transfers);
+        for transfer in transfers {
+            if unstarted_only && transfer.sent > 0 {
+                self.outbound.transfers.push_back(transfer);
+            } else {
+                self.events.push_back(Event::TransferFailed {
+                    transfer_id: TransferId(transfer.id),
+                });
+            }
+        }
+    }
+}
