@@ -63,7 +63,8 @@ fn bench_puts(c: &mut Criterion) {
     let dir = tempfile::TempDir::new().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
     let mut next_key = 0;
-    let cases: [(&str, u64, usize, u64); 4] = [
+    let cases: [(&str, u64, usize, u64); 5] = [
+        ("10000x100B/flush_once", 10_000, 100, u64::MAX),
         ("10000x100B/flush_per_64", 10_000, 100, 64),
         ("1000x100B/flush_per_op", 1_000, 100, 1),
         ("100x1MiB/flush_per_64", 100, 1 << 20, 64),

@@ -189,17 +189,22 @@ impl FileConfig {
         };
         let mut node = NodeConfig::new(node_id.clone());
         if let Some(router) = &self.node.router {
-            node.router = router.parse::<RouterKind>().map_err(|e| ConfigError::Invalid {
-                key: "node.router",
-                message: e.to_string(),
-            })?;
+            node.router = router
+                .parse::<RouterKind>()
+                .map_err(|e| ConfigError::Invalid {
+                    key: "node.router",
+                    message: e.to_string(),
+                })?;
         }
         if let Some(q) = self.node.storage_quota {
             node.storage_quota = q;
         }
         let defaults = DecodeLimits::default();
         node.limits = DecodeLimits {
-            max_bundle_size: self.limits.max_bundle_size.unwrap_or(defaults.max_bundle_size),
+            max_bundle_size: self
+                .limits
+                .max_bundle_size
+                .unwrap_or(defaults.max_bundle_size),
             max_blocks: self.limits.max_blocks.unwrap_or(defaults.max_blocks),
             max_eid_len: self.limits.max_eid_len.unwrap_or(defaults.max_eid_len),
         };
@@ -247,9 +252,19 @@ pub fn default_node_id() -> Eid {
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let name: String = host
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
-    let name = if name.is_empty() { "tern".to_owned() } else { name };
+    let name = if name.is_empty() {
+        "tern".to_owned()
+    } else {
+        name
+    };
     Eid::dtn(&name, "").unwrap_or_else(|_| Eid::ipn(1, 0))
 }
 
@@ -260,9 +275,9 @@ pub fn default_data_dir() -> PathBuf {
 
 /// A stable seed from the node ID (FNV-1a), so a node's randomness replays across restarts.
 fn seed_from(eid: &Eid) -> u64 {
-    eid.to_string()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    eid.to_string().bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]

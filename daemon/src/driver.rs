@@ -250,7 +250,9 @@ pub struct Driver {
 
 impl std::fmt::Debug for Driver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Driver").field("node", &self.node.node_id()).finish()
+        f.debug_struct("Driver")
+            .field("node", &self.node.node_id())
+            .finish()
     }
 }
 
@@ -425,6 +427,11 @@ impl Driver {
                     if let Err(why) = outcome {
                         debug!(%link, %key, why, "transmission not started");
                         let now = self.clock.now();
+                        if why == LINK_ENDED && self.links.remove(&link).is_some() {
+                            // The task is gone; its LinkDown may still be queued. Tell the
+                            // node now so it stops choosing this link.
+                            self.node.handle(now, Input::LinkDown { link });
+                        }
                         self.node.handle(
                             now,
                             Input::Transmitted {
@@ -434,9 +441,9 @@ impl Driver {
                         );
                     }
                 }
-                Output::Accept { link, rx } => self.to_link(link, LinkCommand::Accept { rx }),
+                Output::Accept { link, rx } => self.send_to_link(link, LinkCommand::Accept { rx }),
                 Output::Refuse { link, rx, reason } => {
-                    self.to_link(link, LinkCommand::Refuse { rx, reason });
+                    self.send_to_link(link, LinkCommand::Refuse { rx, reason });
                 }
                 Output::Deliver { endpoint, key } => self.deliver(endpoint, key),
                 Output::Report(report) => log_report(&report),
@@ -517,10 +524,10 @@ impl Driver {
         let bytes = Bytes::from(bundle.encode());
         info.commands
             .send(LinkCommand::Send { token, bytes })
-            .map_err(|_| "link task has ended")
+            .map_err(|_| LINK_ENDED)
     }
 
-    fn to_link(&mut self, link: LinkId, cmd: LinkCommand) {
+    fn send_to_link(&mut self, link: LinkId, cmd: LinkCommand) {
         if let Some(info) = self.links.get(&link) {
             let _ = info.commands.send(cmd);
         }
@@ -559,6 +566,8 @@ impl Driver {
         }
     }
 }
+
+const LINK_ENDED: &str = "link task has ended";
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {

@@ -10,6 +10,7 @@ use clap::Parser;
 use tern_daemon::cli::bundle::{self, BundleCmd};
 use tern_daemon::cli::client::ClientError;
 use tern_daemon::cli::info::{self, InfoArgs, InfoView};
+use tern_daemon::cli::node::{self, NodeArgs};
 use tern_daemon::cli::send::{self, RecvArgs, SendArgs};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
@@ -18,6 +19,8 @@ use tracing_subscriber::filter::LevelFilter;
 #[derive(Debug, Parser)]
 #[command(name = "tern", version, about)]
 enum Command {
+    /// Run a node in the foreground (embedded defaults; --config FILE for a TOML file).
+    Node(NodeArgs),
     /// Create and inspect bundles offline.
     #[command(subcommand)]
     Bundle(BundleCmd),
@@ -61,10 +64,21 @@ impl From<ClientError> for Failure {
 }
 
 fn main() -> ExitCode {
-    init_logging();
     let command = Command::parse();
+    // A node is a long-running service: its operators want to see what it does (info); the
+    // one-shot commands stay quiet unless something is wrong (warn).
+    init_logging(if matches!(command, Command::Node(_)) {
+        LevelFilter::INFO
+    } else {
+        LevelFilter::WARN
+    });
     let mut stdout = io::BufWriter::new(io::stdout().lock());
     let result: Result<(), Failure> = match command {
+        Command::Node(args) => node::run_blocking(&args).map_err(|e| Failure {
+            message: e.to_string(),
+            code: e.exit_code(),
+            broken_pipe: false,
+        }),
         Command::Bundle(cmd) => {
             bundle::run(cmd, &mut io::stdin().lock(), &mut stdout).map_err(Failure::from)
         }
@@ -96,10 +110,10 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr so they never mix with a bundle written to stdout. `RUST_LOG` selects what
-/// is shown (`RUST_LOG=tern_daemon=debug`); the default is warnings and errors only.
-fn init_logging() {
+/// is shown (`RUST_LOG=tern_daemon=debug`); without it, `default`.
+fn init_logging(default: LevelFilter) {
     let filter = EnvFilter::builder()
-        .with_default_directive(LevelFilter::WARN.into())
+        .with_default_directive(default.into())
         .from_env_lossy();
     tracing_subscriber::fmt()
         .with_writer(io::stderr)

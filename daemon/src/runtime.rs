@@ -86,9 +86,13 @@ pub async fn run(
         })?;
     info!(addr = %settings.api_listen, "local API listening");
     let mut api_stop = stop_rx.clone();
-    let api = tokio::spawn(crate::api::serve(api_listener, handle.clone(), async move {
-        let _ = api_stop.changed().await;
-    }));
+    let api = tokio::spawn(crate::api::serve(
+        api_listener,
+        handle.clone(),
+        async move {
+            let _ = api_stop.changed().await;
+        },
+    ));
 
     let tcpcl_config = crate::cla::tcpcl::TcpclSettings::from_settings(&settings);
     if let Some(addr) = settings.tcpcl_listen {

@@ -91,3 +91,5 @@ fn cargo_build(package: &str, bin: &str) -> PathBuf {
         .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
         .unwrap_or_else(|| panic!("cargo built {package} but reported no executable `{bin}`"))
 }
+
+pub mod daemon;

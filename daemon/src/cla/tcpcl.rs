@@ -91,11 +91,20 @@ pub async fn keep_connected(
         let connect = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&address));
         let lasted = match connect.await {
             Ok(Ok(stream)) => {
-                let remote = stream.peer_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                let remote = stream
+                    .peer_addr()
+                    .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
                 let started = tokio::time::Instant::now();
-                run_session(stream, Role::Active, remote, handle.clone(), settings.session.clone(), stop.clone())
-                    .instrument(span)
-                    .await;
+                run_session(
+                    stream,
+                    Role::Active,
+                    remote,
+                    handle.clone(),
+                    settings.session.clone(),
+                    stop.clone(),
+                )
+                .instrument(span)
+                .await;
                 started.elapsed()
             }
             Ok(Err(e)) => {
@@ -133,6 +142,10 @@ struct Link {
     queued: VecDeque<(TxToken, Bytes)>,
     /// Our transfers in flight and the node's token for each.
     tokens: BTreeMap<TransferId, TxToken>,
+    /// Tokens sent as several fragments: fragments still unsettled, and the outcome so far.
+    fragmented: BTreeMap<TxToken, (usize, TxOutcome)>,
+    /// Largest bundle the peer accepts (its transfer MRU).
+    peer_transfer_mru: u64,
     clock: Clock,
 }
 
@@ -163,6 +176,8 @@ async fn run_session(
         up: false,
         queued: VecDeque::new(),
         tokens: BTreeMap::new(),
+        fragmented: BTreeMap::new(),
+        peer_transfer_mru: u64::MAX,
         clock,
     };
     let (mut reader, mut writer) = stream.into_split();
@@ -185,7 +200,10 @@ async fn run_session(
             }
             break reason;
         }
-        let deadline = link.session.poll_timeout().map(|ms| link.clock.deadline(proto::node::Instant::from_millis(ms)));
+        let deadline = link
+            .session
+            .poll_timeout()
+            .map(|ms| link.clock.deadline(proto::node::Instant::from_millis(ms)));
         tokio::select! {
             read = reader.read(&mut buf) => match read {
                 Ok(0) | Err(_) => link.session.handle_close(link.now_ms()),
@@ -215,7 +233,13 @@ impl Link {
     fn events(&mut self) -> Option<String> {
         while let Some(event) = self.session.poll_event() {
             match event {
-                Event::Established { peer_node_id, keepalive_secs, peer_segment_mru, .. } => {
+                Event::Established {
+                    peer_node_id,
+                    keepalive_secs,
+                    peer_segment_mru,
+                    peer_transfer_mru,
+                } => {
+                    self.peer_transfer_mru = peer_transfer_mru;
                     info!(link = %self.id, peer = ?peer_node_id.as_ref().map(ToString::to_string), keepalive_secs, peer_segment_mru, "TCPCL session established");
                     self.up = true;
                     let _ = self.handle.links.send(LinkEvent::Up {
@@ -226,15 +250,23 @@ impl Link {
                         cla: "tcpcl",
                     });
                 }
-                Event::TransferReceived { transfer_id, bundle } => {
+                Event::TransferReceived {
+                    transfer_id,
+                    bundle,
+                } => {
                     let _ = self.handle.links.send(LinkEvent::Received {
                         link: self.id,
                         rx: RxId(transfer_id.0),
                         bytes: bundle,
                     });
                 }
-                Event::TransferAcked { transfer_id } => self.settle(transfer_id, TxOutcome::Accepted),
-                Event::TransferRefused { transfer_id, reason } => {
+                Event::TransferAcked { transfer_id } => {
+                    self.settle(transfer_id, TxOutcome::Accepted)
+                }
+                Event::TransferRefused {
+                    transfer_id,
+                    reason,
+                } => {
                     let outcome = match reason {
                         XferRefuse::COMPLETED => TxOutcome::Refused(RefuseReason::Duplicate),
                         XferRefuse::NO_RESOURCES => TxOutcome::Refused(RefuseReason::StorageFull),
@@ -247,14 +279,23 @@ impl Link {
                     debug!(%transfer_id, %reason, "transfer refused by peer");
                     self.settle(transfer_id, outcome);
                 }
-                Event::TransferFailed { transfer_id } => self.settle(transfer_id, TxOutcome::Failed),
-                Event::Rejected { reason, rejected_type } => {
+                Event::TransferFailed { transfer_id } => {
+                    self.settle(transfer_id, TxOutcome::Failed)
+                }
+                Event::Rejected {
+                    reason,
+                    rejected_type,
+                } => {
                     warn!(%reason, %rejected_type, "peer rejected a message");
                 }
                 Event::Ending { reason, by_peer } => {
                     debug!(%reason, by_peer, "session ending");
                 }
-                Event::Terminated { reason, by_peer, error } => {
+                Event::Terminated {
+                    reason,
+                    by_peer,
+                    error,
+                } => {
                     let why = match error {
                         Some(e) => format!("{e}"),
                         None if by_peer => format!("peer ended the session ({reason})"),
@@ -272,7 +313,11 @@ impl Link {
     fn command(&mut self, cmd: LinkCommand) {
         match cmd {
             LinkCommand::Send { token, bytes } => {
-                self.queued.push_back((token, bytes));
+                if bytes.len() as u64 > self.peer_transfer_mru {
+                    self.queue_fragments(token, bytes);
+                } else {
+                    self.queued.push_back((token, bytes));
+                }
                 self.send_queued();
             }
             LinkCommand::Accept { rx } => {
@@ -315,19 +360,67 @@ impl Link {
         }
     }
 
+    /// A bundle larger than the peer's transfer MRU goes as fragments (RFC 9171 §5.8,
+    /// RFC 9174 §4.7: the MRU bounds what one transfer may carry); the node hears one outcome
+    /// once every fragment is settled.
+    fn queue_fragments(&mut self, token: TxToken, bytes: Bytes) {
+        let limit = usize::try_from(self.peer_transfer_mru).unwrap_or(usize::MAX);
+        let fragments = proto::wire::Bundle::decode(bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|b| proto::wire::fragment::fragment(&b, limit).map_err(|e| e.to_string()));
+        match fragments {
+            Ok(parts) if !parts.is_empty() => {
+                debug!(%token, parts = parts.len(), limit, "fragmenting for the peer's transfer MRU");
+                self.fragmented
+                    .insert(token, (parts.len(), TxOutcome::Accepted));
+                for part in parts {
+                    self.queued.push_back((token, Bytes::from(part.encode())));
+                }
+            }
+            Ok(_) | Err(_) => {
+                debug!(%token, limit, "bundle exceeds the peer's transfer MRU and cannot be fragmented");
+                self.report(token, TxOutcome::Refused(RefuseReason::NotAcceptable));
+            }
+        }
+    }
+
     fn settle(&mut self, id: TransferId, outcome: TxOutcome) {
         if let Some(token) = self.tokens.remove(&id) {
             self.report(token, outcome);
         }
     }
 
-    fn report(&self, token: TxToken, outcome: TxOutcome) {
-        let _ = self.handle.links.send(LinkEvent::Transmitted { token, outcome });
+    /// Reports a token's outcome, or one fragment's: the first failure of any fragment is the
+    /// bundle's outcome, reported when the last fragment settles.
+    fn report(&mut self, token: TxToken, outcome: TxOutcome) {
+        if let Some((left, so_far)) = self.fragmented.get_mut(&token) {
+            if *so_far == TxOutcome::Accepted {
+                *so_far = outcome;
+            }
+            *left -= 1;
+            if *left > 0 {
+                return;
+            }
+            let outcome = *so_far;
+            self.fragmented.remove(&token);
+            let _ = self
+                .handle
+                .links
+                .send(LinkEvent::Transmitted { token, outcome });
+            return;
+        }
+        let _ = self
+            .handle
+            .links
+            .send(LinkEvent::Transmitted { token, outcome });
     }
 
     fn finish(mut self, reason: &str) {
         let tokens: Vec<TxToken> = std::mem::take(&mut self.tokens).into_values().collect();
-        for token in tokens.into_iter().chain(self.queued.drain(..).map(|(t, _)| t).collect::<Vec<_>>()) {
+        for token in tokens
+            .into_iter()
+            .chain(self.queued.drain(..).map(|(t, _)| t).collect::<Vec<_>>())
+        {
             self.report(token, TxOutcome::Failed);
         }
         if self.up {

@@ -8,6 +8,6 @@ pub mod bundle;
 pub mod client;
 pub mod info;
 pub mod input;
+pub mod node;
 pub mod send;
 pub mod view;
-pub mod node;

@@ -43,13 +43,10 @@ impl NodeArgs {
         if let Some(a) = self.api {
             file.api.listen = Some(a);
         }
-        file.peers.extend(
-            self.peers
-                .iter()
-                .map(|address| crate::config::PeerSection {
-                    address: address.clone(),
-                }),
-        );
+        file.peers
+            .extend(self.peers.iter().map(|address| crate::config::PeerSection {
+                address: address.clone(),
+            }));
         file.resolve(self.data.clone())
     }
 }

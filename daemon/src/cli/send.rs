@@ -10,9 +10,6 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-
 use super::bundle::{CrcArg, parse_lifetime};
 use super::client::{ApiArgs, ApiClient, ClientError};
 use super::input;
@@ -21,6 +18,9 @@ use crate::api::json::{Delivery, SubmitRequest, Submitted, parse_eid};
 
 /// Deliveries asked for per poll.
 const BATCH: usize = 100;
+
+/// Pause before `recv --follow` tries an unreachable node again.
+const FOLLOW_RETRY: Duration = Duration::from_secs(2);
 
 /// Arguments of `tern send`.
 #[derive(Debug, Clone, clap::Args)]
@@ -60,7 +60,8 @@ pub struct SendArgs {
     pub api: ApiArgs,
 }
 
-/// Arguments of `tern recv`.
+/// Arguments of `tern recv`. With `--follow` it keeps going across node restarts, retrying
+/// every 2 s while the node is unreachable.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RecvArgs {
     /// The endpoint to receive on, e.g. dtn://this-node/app.
@@ -209,15 +210,31 @@ pub fn recv_with(
     let endpoint = registered.endpoint;
     let deadline = Instant::now() + Duration::from_secs(args.wait);
     let mut after = None;
+    let mut outage = false;
     loop {
         let wait = if args.follow {
             Duration::from_secs(MAX_WAIT_SECS)
         } else {
             deadline.saturating_duration_since(Instant::now())
         };
-        let batch = client.receive(&endpoint, after, wait, BATCH)?;
+        let batch = match client.receive(&endpoint, after, wait, BATCH) {
+            Ok(batch) => {
+                outage = false;
+                batch
+            }
+            // A follower outlives a node restart: registrations and mailboxes are durable.
+            Err(e @ ClientError::Unreachable { .. }) if args.follow => {
+                if !outage {
+                    tracing::warn!("{e}; retrying every {} s", FOLLOW_RETRY.as_secs());
+                    outage = true;
+                }
+                std::thread::sleep(FOLLOW_RETRY);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         for delivery in &batch {
-            print_delivery(args, delivery, out)?;
+            print_delivery(args, client.addr(), delivery, out)?;
             after = Some(delivery.seq);
             if !args.keep {
                 // False means another reader consumed it meanwhile: it is handled either way.
@@ -243,6 +260,7 @@ pub fn recv_with(
 /// the delivery is consumed.
 fn print_delivery(
     args: &RecvArgs,
+    addr: &str,
     delivery: &Delivery,
     out: &mut dyn Write,
 ) -> Result<(), ClientError> {
@@ -250,13 +268,12 @@ fn print_delivery(
         let line = serde_json::to_string(delivery).unwrap_or_default();
         writeln!(out, "{line}")
     } else if args.raw {
-        let bytes =
-            BASE64
-                .decode(&delivery.payload_base64)
-                .map_err(|e| ClientError::BadAnswer {
-                    addr: String::new(),
-                    detail: format!("payload_base64 of delivery {}: {e}", delivery.seq),
-                })?;
+        let bytes = delivery
+            .payload_bytes()
+            .map_err(|e| ClientError::BadAnswer {
+                addr: addr.to_owned(),
+                detail: format!("payload_base64 of delivery {}: {e}", delivery.seq),
+            })?;
         out.write_all(&bytes)
     } else {
         match &delivery.payload {

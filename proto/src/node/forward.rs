@@ -168,9 +168,11 @@ impl Node {
                 }
             }
             TxOutcome::Failed => {
+                // Not retried on this link: a link that fails a transmission is usually going
+                // down, and retrying at once would spin. The next contact offers it again.
                 self.counters.forward_failed += 1;
                 if let Some(link) = self.links.get_mut(&link_id) {
-                    link.cursor = link.cursor.min(key);
+                    link.refused.insert(key);
                 }
             }
         }
