@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use proto::node::Node;
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{Instrument, info, info_span, warn};
 
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -74,6 +74,9 @@ pub async fn run(
         recovered,
         "starting"
     );
+    // Every log line of this node's tasks carries its ID (several nodes may share a terminal
+    // or a journal).
+    let span = info_span!("node", id = %settings.node.node_id);
     let (driver, handle) = Driver::new(node, store, clock);
     let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -86,13 +89,12 @@ pub async fn run(
         })?;
     info!(addr = %settings.api_listen, "local API listening");
     let mut api_stop = stop_rx.clone();
-    let api = tokio::spawn(crate::api::serve(
-        api_listener,
-        handle.clone(),
-        async move {
+    let api = tokio::spawn(
+        crate::api::serve(api_listener, handle.clone(), async move {
             let _ = api_stop.changed().await;
-        },
-    ));
+        })
+        .instrument(span.clone()),
+    );
 
     let tcpcl_config = crate::cla::tcpcl::TcpclSettings::from_settings(&settings);
     if let Some(addr) = settings.tcpcl_listen {
@@ -104,23 +106,29 @@ pub async fn run(
                 source,
             })?;
         info!(%addr, "TCPCLv4 listening");
-        tokio::spawn(crate::cla::tcpcl::listen(
-            listener,
-            handle.clone(),
-            tcpcl_config.clone(),
-            stop_rx.clone(),
-        ));
+        tokio::spawn(
+            crate::cla::tcpcl::listen(
+                listener,
+                handle.clone(),
+                tcpcl_config.clone(),
+                stop_rx.clone(),
+            )
+            .instrument(span.clone()),
+        );
     }
     for peer in &settings.peers {
-        tokio::spawn(crate::cla::tcpcl::keep_connected(
-            peer.clone(),
-            handle.clone(),
-            tcpcl_config.clone(),
-            stop_rx.clone(),
-        ));
+        tokio::spawn(
+            crate::cla::tcpcl::keep_connected(
+                peer.clone(),
+                handle.clone(),
+                tcpcl_config.clone(),
+                stop_rx.clone(),
+            )
+            .instrument(span.clone()),
+        );
     }
 
-    let driver_task = tokio::spawn(driver.run(stop_rx));
+    let driver_task = tokio::spawn(driver.run(stop_rx).instrument(span));
     shutdown.await;
     info!("shutting down");
     let _ = stop_tx.send(true);
