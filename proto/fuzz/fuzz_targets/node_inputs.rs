@@ -30,12 +30,12 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use libfuzzer_sys::arbitrary::{self, Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
+use tern_proto::node::RefuseReason as NodeRefuse;
 use tern_proto::node::store::MemStore;
 use tern_proto::node::{
     BundleKey, BundleSummary, Config, Input, Instant, LinkId, Node, Now, Output, RegisterError,
     Report, Restored, RxId, StoreOp, Submit, SubmitError, TxOutcome, TxToken,
 };
-use tern_proto::node::RefuseReason as NodeRefuse;
 use tern_proto::routing::RouterKind;
 use tern_proto::wire::fragment::ReassemblyLimits;
 use tern_proto::wire::{
@@ -54,13 +54,13 @@ const LINKS: u8 = 3;
 /// the first copy is durable, `Node::receive` adds the peer in memory but emits no
 /// `UpdateMeta` (the `&& entry.durable` in `node/receive.rs`), so a restart forgets it. Turn
 /// on once that is settled.
-const CHECK_PERSISTED_PEERS: bool = false;
+const CHECK_PERSISTED_PEERS: bool = true;
 /// Whether a bundle reassembled from received fragments must respect the node's own
 /// `max_bundle_size` and storage quota like any other admitted bundle. Off for now:
 /// `Node::reassemble_if_local` admits the whole bundle without either check, so it can store
 /// a bundle that it deletes as undecodable on restart, and exceed the quota. While off, an
 /// input that gets there ends at that point (nothing after it is checked). Turn on once fixed.
-const CHECK_REASSEMBLED_LIMITS: bool = false;
+const CHECK_REASSEMBLED_LIMITS: bool = true;
 
 fuzz_target!(|plan: Plan| {
     let mut h = Harness::new(&plan.setup);
@@ -196,25 +196,55 @@ impl<'a> Arbitrary<'a> for SubmitSpec {
 /// One thing the driver does.
 #[derive(Debug)]
 enum Op {
-    LinkUp { link: u8, peer: u8 },
-    LinkDown { link: u8 },
-    ReceiveRaw { link: u8, bytes: Vec<u8> },
-    ReceiveBundle { link: u8, spec: BundleSpec },
+    LinkUp {
+        link: u8,
+        peer: u8,
+    },
+    LinkDown {
+        link: u8,
+    },
+    ReceiveRaw {
+        link: u8,
+        bytes: Vec<u8>,
+    },
+    ReceiveBundle {
+        link: u8,
+        spec: BundleSpec,
+    },
     /// A stored (or once stored) bundle comes back from a peer.
-    ReceiveStored { link: u8, pick: u8 },
+    ReceiveStored {
+        link: u8,
+        pick: u8,
+    },
     /// A transmission in flight ends.
-    Transmitted { pick: u8, outcome: u8 },
+    Transmitted {
+        pick: u8,
+        outcome: u8,
+    },
     /// A token the node never issued, or one already settled.
-    TransmittedStale { token: u8 },
+    TransmittedStale {
+        token: u8,
+    },
     /// The store flushes; 0: report every key `Stored` at once, 1: none yet, 2: newest first.
-    Flush { report: u8 },
+    Flush {
+        report: u8,
+    },
     /// Report one flushed key `Stored`, late.
-    Stored { pick: u8 },
+    Stored {
+        pick: u8,
+    },
     /// The clock advances, then `Timeout`.
-    Advance { step: u8, fine: u16 },
+    Advance {
+        step: u8,
+        fine: u16,
+    },
     Submit(SubmitSpec),
-    Register { endpoint: u8 },
-    Unregister { endpoint: u8 },
+    Register {
+        endpoint: u8,
+    },
+    Unregister {
+        endpoint: u8,
+    },
 }
 
 impl<'a> Arbitrary<'a> for Op {
@@ -357,7 +387,10 @@ fn lifetime(b: u8) -> u64 {
 }
 
 fn payload(len: u8, salt: u8) -> Bytes {
-    (0..len).map(|i| i.wrapping_mul(13) ^ salt).collect::<Vec<u8>>().into()
+    (0..len)
+        .map(|i| i.wrapping_mul(13) ^ salt)
+        .collect::<Vec<u8>>()
+        .into()
 }
 
 /// What the harness knows about an inbound transfer it gave the node.
@@ -513,9 +546,11 @@ impl Harness {
                 }
             }
             Op::Transmitted { pick, outcome } => {
-                let Some((&token, _)) = self.in_flight.iter().nth(
-                    usize::from(*pick) % self.in_flight.len().max(1),
-                ) else {
+                let Some((&token, _)) = self
+                    .in_flight
+                    .iter()
+                    .nth(usize::from(*pick) % self.in_flight.len().max(1))
+                else {
                     return;
                 };
                 self.in_flight.remove(&token);
@@ -556,7 +591,10 @@ impl Harness {
                 if self.wall_clock {
                     let now = self.now().mono;
                     if let Some(at) = self.node.poll_timeout() {
-                        assert!(at > now, "deadline {at:?} still due after Timeout at {now:?}");
+                        assert!(
+                            at > now,
+                            "deadline {at:?} still due after Timeout at {now:?}"
+                        );
                     }
                 }
             }
@@ -694,9 +732,8 @@ impl Harness {
 
     fn submit(&mut self, spec: &SubmitSpec) {
         let destination = self.eids.pick(spec.destination);
-        let source = spec.source.map(|s| self.eids.pick(s));
         let mut req = Submit::new(destination.clone(), payload(spec.payload_len, 0x5a));
-        req.source = source.clone();
+        req.source = spec.source.map(|s| self.eids.pick(s));
         req.report_to = spec.report_to.map(|r| self.eids.pick(r));
         req.lifetime_ms = lifetime(spec.lifetime);
         req.flags = flags(spec.flags);
@@ -707,8 +744,14 @@ impl Harness {
         self.drain();
         match result {
             Ok(key) => {
-                assert!(self.last_puts.contains(&key), "submitted {key} was not stored");
-                let bytes = self.store.bundle(key).expect("a submitted bundle is stored");
+                assert!(
+                    self.last_puts.contains(&key),
+                    "submitted {key} was not stored"
+                );
+                let bytes = self
+                    .store
+                    .bundle(key)
+                    .expect("a submitted bundle is stored");
                 let bundle = Bundle::decode_with(bytes, &self.config.limits)
                     .expect("a submitted bundle decodes");
                 assert_eq!(bundle.primary().destination, destination);
@@ -719,7 +762,11 @@ impl Harness {
                 assert!(!s.is_null());
             }
             Err(SubmitError::ZeroLifetime) => assert_eq!(lifetime(spec.lifetime), 0),
-            Err(SubmitError::StorageFull { used, quota, needed }) => {
+            Err(SubmitError::StorageFull {
+                used,
+                quota,
+                needed,
+            }) => {
                 assert_eq!(used, self.node.stored_bytes());
                 assert!(used + needed > quota);
             }
@@ -750,7 +797,10 @@ impl Harness {
                         matches!(self.links.get(&link), Some(Some(_))),
                         "transmit on {link}, which is down or has no known peer"
                     );
-                    assert!(self.stored.contains(&key), "transmit of {key} before Stored");
+                    assert!(
+                        self.stored.contains(&key),
+                        "transmit of {key} before Stored"
+                    );
                     let bytes = self.store.bundle(key).expect("transmitted bundle in store");
                     let mut bundle = Bundle::decode_with(bytes, &self.config.limits)
                         .expect("a stored bundle decodes");
@@ -779,7 +829,10 @@ impl Harness {
                         self.registered.contains(&endpoint),
                         "delivery to unregistered {endpoint}"
                     );
-                    assert!(self.stored.contains(&key), "delivery of {key} before Stored");
+                    assert!(
+                        self.stored.contains(&key),
+                        "delivery of {key} before Stored"
+                    );
                     assert!(
                         self.delivered.insert((key, endpoint.clone())),
                         "{key} delivered twice to {endpoint}"
@@ -818,7 +871,10 @@ impl Harness {
         assert_eq!(links.len(), self.links.len(), "link count");
         for l in links {
             assert_eq!(self.links.get(&l.link), Some(&l.peer), "link {}", l.link);
-            assert!(l.in_flight <= self.config.window_per_link, "window exceeded");
+            assert!(
+                l.in_flight <= self.config.window_per_link,
+                "window exceeded"
+            );
         }
     }
 
@@ -840,15 +896,24 @@ impl Harness {
                 if !fits && whole_of_fragment && !CHECK_REASSEMBLED_LIMITS {
                     self.stopped = true;
                 }
-                assert!(fits || self.stopped, "stored {key} exceeds the node's limits");
+                assert!(
+                    fits || self.stopped,
+                    "stored {key} exceeds the node's limits"
+                );
                 self.put.push(*key);
                 self.last_puts.push(*key);
             }
             StoreOp::UpdateMeta { key, .. } => {
-                assert!(self.store.bundle(*key).is_some(), "UpdateMeta of absent {key}");
+                assert!(
+                    self.store.bundle(*key).is_some(),
+                    "UpdateMeta of absent {key}"
+                );
             }
             StoreOp::DeleteBundle { key } => {
-                assert!(self.store.bundle(*key).is_some(), "DeleteBundle of absent {key}");
+                assert!(
+                    self.store.bundle(*key).is_some(),
+                    "DeleteBundle of absent {key}"
+                );
             }
             _ => {}
         }
@@ -869,16 +934,29 @@ impl Harness {
         let total: u64 = stored.iter().map(|(_, n)| n).sum();
         assert_eq!(self.node.stored_bytes(), total, "stored_bytes");
         assert_eq!(self.node.stored_bundles(), stored.len(), "stored_bundles");
-        assert_eq!(self.node.tombstones(), durable.tombstones.len(), "tombstones");
+        assert_eq!(
+            self.node.tombstones(),
+            durable.tombstones.len(),
+            "tombstones"
+        );
         let regs: BTreeSet<Eid> = self.node.registrations().cloned().collect();
         assert_eq!(regs, durable.registrations, "registrations");
         assert_eq!(regs, self.registered, "registrations (driver's view)");
         for b in &ours {
-            assert_eq!(b.durable, self.stored.contains(&b.key), "{} durable flag", b.key);
+            assert_eq!(
+                b.durable,
+                self.stored.contains(&b.key),
+                "{} durable flag",
+                b.key
+            );
             if CHECK_PERSISTED_PEERS {
                 let meta = &durable.bundles[&b.key].1;
                 let peers: Vec<Eid> = meta.forwarded_to.iter().cloned().collect();
-                assert_eq!(b.forwarded_to, peers, "{}: forwarded_to not persisted", b.key);
+                assert_eq!(
+                    b.forwarded_to, peers,
+                    "{}: forwarded_to not persisted",
+                    b.key
+                );
             }
         }
     }

@@ -72,11 +72,19 @@ fn messages(data: &[u8]) {
         match Message::decode(&mut buf, &LIMITS) {
             Ok(Some(msg)) => {
                 let used = before.len() - buf.len();
-                assert_eq!(framed, Ok(Some(used)), "check and decode disagree on length");
+                assert_eq!(
+                    framed,
+                    Ok(Some(used)),
+                    "check and decode disagree on length"
+                );
                 let frame = &before[..used];
                 round_trip(&msg, frame);
                 prefixes_need_more(frame);
-                assert_eq!(buf[..], before[used..], "decode took bytes off the wrong end");
+                assert_eq!(
+                    buf[..],
+                    before[used..],
+                    "decode took bytes off the wrong end"
+                );
             }
             Ok(None) => {
                 assert_eq!(framed, Ok(None), "check and decode disagree");
@@ -114,7 +122,11 @@ fn messages(data: &[u8]) {
 
 fn round_trip(msg: &Message, frame: &[u8]) {
     let encoded = msg.to_bytes().expect("a decoded message must encode");
-    assert_eq!(encoded[..], frame[..], "re-encoding changed the bytes of {msg:?}");
+    assert_eq!(
+        encoded[..],
+        frame[..],
+        "re-encoding changed the bytes of {msg:?}"
+    );
     let mut again = BytesMut::from(&encoded[..]);
     let decoded = Message::decode(&mut again, &LIMITS)
         .expect("a re-encoded message must decode")
@@ -126,7 +138,11 @@ fn round_trip(msg: &Message, frame: &[u8]) {
     msg.encode(&mut out).expect("a decoded message must encode");
     assert_eq!(out[..2], b"xy"[..], "encode overwrote the buffer");
     assert_eq!(out[2..], frame[..], "encode appended other bytes");
-    assert_eq!(msg.message_type().0, frame[0], "message_type is not the code");
+    assert_eq!(
+        msg.message_type().0,
+        frame[0],
+        "message_type is not the code"
+    );
 }
 
 /// A strict prefix of a message that decodes is "not yet", never a message or an error: every

@@ -29,8 +29,8 @@ use std::sync::OnceLock;
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
 use tern_proto::tcpcl::{
-    AckError, ContactHeader, Event, Limits, Message, RefuseReason, Role, SegmentFlags, SendError,
-    Session, SessionConfig, SessTermReason, TransferId,
+    AckError, ContactFlags, ContactHeader, Event, Limits, Message, RefuseReason, Role,
+    SegmentFlags, SendError, SessTermReason, Session, SessionConfig, TransferId,
 };
 
 /// Our node ID; its SESS_INIT is `SESS_INIT_BASE_LEN` bytes plus this.
@@ -71,7 +71,11 @@ fuzz_target!(|data: &[u8]| {
 /// Role and parameters from one byte: small MRUs and timers so that limits and timeouts are
 /// reached by short inputs.
 fn config(b: u8) -> (Role, SessionConfig) {
-    let role = if b & 1 == 0 { Role::Active } else { Role::Passive };
+    let role = if b & 1 == 0 {
+        Role::Active
+    } else {
+        Role::Passive
+    };
     let mut c = SessionConfig::new(NODE_ID);
     c.keepalive_secs = if b & 0x02 == 0 { 0 } else { 2 };
     c.send_transfer_length = b & 0x04 != 0;
@@ -162,7 +166,11 @@ impl<'a> Harness<'a> {
             }
             8 => self.timeout(self.now + u64::from(low) * 250),
             9 => {
-                let at = self.session.poll_timeout().unwrap_or(self.now).max(self.now);
+                let at = self
+                    .session
+                    .poll_timeout()
+                    .unwrap_or(self.now)
+                    .max(self.now);
                 self.timeout(at + u64::from(low));
             }
             0xa => self.send(BUNDLE_LENS[usize::from(low)]),
@@ -200,7 +208,10 @@ impl<'a> Harness<'a> {
         }
         self.session.handle_close(self.now + 1);
         self.drain();
-        assert!(self.terminated, "handle_close did not terminate the session");
+        assert!(
+            self.terminated,
+            "handle_close did not terminate the session"
+        );
         assert!(self.session.is_closed());
         assert!(
             self.wire.buf.is_empty(),
@@ -291,7 +302,11 @@ impl<'a> Harness<'a> {
         if was_undecided {
             assert!(result.is_ok(), "refusing undecided {id} failed: {result:?}");
         } else if result.is_ok() {
-            assert_eq!(self.arriving, Some(id), "refused {id}, which is not arriving");
+            assert_eq!(
+                self.arriving,
+                Some(id),
+                "refused {id}, which is not arriving"
+            );
             self.arriving = None;
         }
     }
@@ -320,11 +335,21 @@ impl<'a> Harness<'a> {
         if self.terminated {
             // Whatever was queued before the end has been written now; nothing may follow.
             self.session.handle_timeout(self.now);
-            assert!(self.session.poll_transmit().is_none(), "bytes after Terminated");
-            assert!(self.session.poll_event().is_none(), "event after Terminated");
+            assert!(
+                self.session.poll_transmit().is_none(),
+                "bytes after Terminated"
+            );
+            assert!(
+                self.session.poll_event().is_none(),
+                "event after Terminated"
+            );
             assert_eq!(self.session.poll_timeout(), None, "timer after Terminated");
         }
-        assert_eq!(self.session.in_flight(), self.open.len(), "in_flight is off");
+        assert_eq!(
+            self.session.in_flight(),
+            self.open.len(),
+            "in_flight is off"
+        );
     }
 
     fn event(&mut self, event: Event) {
@@ -362,8 +387,15 @@ impl<'a> Harness<'a> {
                 let id = transfer_id.0;
                 self.close_ours(id);
                 let len = self.ours.get(&id).map_or(0, Bytes::len);
-                assert!(self.wire.ended.contains(&id), "acked before its END went out");
-                assert_eq!(self.wire.written.get(&id), Some(&len), "acked, not all written");
+                assert!(
+                    self.wire.ended.contains(&id),
+                    "acked before its END went out"
+                );
+                assert_eq!(
+                    self.wire.written.get(&id),
+                    Some(&len),
+                    "acked, not all written"
+                );
             }
             Event::TransferRefused { transfer_id, .. } | Event::TransferFailed { transfer_id } => {
                 self.close_ours(transfer_id.0);
@@ -390,7 +422,10 @@ impl<'a> Harness<'a> {
     }
 
     fn close_ours(&mut self, id: u64) {
-        assert!(self.open.remove(&id), "transfer {id} ended twice or never began");
+        assert!(
+            self.open.remove(&id),
+            "transfer {id} ended twice or never began"
+        );
         if self.wire.current == Some(id) {
             // A refused or failed transfer stops mid-way; the next one may start.
             self.wire.current = None;
@@ -419,7 +454,7 @@ impl<'a> Harness<'a> {
         if !self.wire.header_seen {
             match ContactHeader::decode(&mut self.wire.buf) {
                 Ok(Some(header)) => {
-                    assert_eq!(header, ContactHeader::new(Default::default()));
+                    assert_eq!(header, ContactHeader::new(ContactFlags::empty()));
                     self.wire.header_seen = true;
                 }
                 Ok(None) => return,
@@ -459,12 +494,18 @@ impl<'a> Harness<'a> {
             }
             Message::XferSegment(seg) => {
                 let id = seg.transfer_id;
-                let bundle = self.ours.get(&id).expect("a segment of a transfer we never sent");
+                let bundle = self
+                    .ours
+                    .get(&id)
+                    .expect("a segment of a transfer we never sent");
                 let start = seg.flags.contains(SegmentFlags::START);
                 if start {
                     assert_eq!(wire.current, None, "transfers interleave (RFC 9174 §5.2.2)");
                     assert_eq!(wire.sess_terms, 0, "a transfer began after our SESS_TERM");
-                    assert!(!wire.written.contains_key(&id), "transfer {id} started twice");
+                    assert!(
+                        !wire.written.contains_key(&id),
+                        "transfer {id} started twice"
+                    );
                     wire.current = Some(id);
                 } else {
                     assert_eq!(wire.current, Some(id), "a segment out of its transfer");

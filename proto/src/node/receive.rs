@@ -73,7 +73,9 @@ impl Node {
         if let Some(key) = self.table.key_of(&id) {
             // The peer has it too: never offer it back.
             if let (Some(peer), Some(entry)) = (peer, self.table.get_mut(key)) {
-                if entry.meta.forwarded_to.insert(peer) && entry.durable {
+                // Ops apply in order, so this update lands after the bundle's PutBundle even
+                // while that is not yet durable.
+                if entry.meta.forwarded_to.insert(peer) {
                     let meta = entry.meta.clone();
                     self.outputs
                         .push_back(Output::Store(StoreOp::UpdateMeta { key, meta }));
@@ -325,6 +327,14 @@ impl Node {
             return;
         }
         let bytes = Bytes::from(whole.encode());
+        // The whole bundle obeys the same limits as any other: a fragmented ADU may not smuggle
+        // in more than one bundle may carry, nor overrun the store. Its fragments stay stored.
+        let size = bytes.len();
+        if size > self.config.limits.max_bundle_size
+            || self.table.used_bytes().saturating_add(size as u64) > self.config.storage_quota
+        {
+            return;
+        }
         let meta = BundleMeta {
             received_at: self.now.wall,
             age_at_receipt_ms: age_on_arrival(&whole, self.now),

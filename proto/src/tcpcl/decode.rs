@@ -121,8 +121,10 @@ macro_rules! need {
 impl Message {
     /// Takes one complete message off the front of `buf`.
     ///
-    /// Returns `Ok(None)` while more bytes are needed (nothing is consumed then). On error the
-    /// buffer is left as it was: the stream cannot be resynchronised, so the session ends.
+    /// Returns `Ok(None)` while more bytes are needed (nothing is consumed then). A framing
+    /// error (unknown type, a length over the limits) leaves the buffer as it was; a frame
+    /// that is complete but malformed inside has been taken off. Either way the stream cannot
+    /// be resynchronised and the session ends.
     /// Segment data is split off the buffer without copying.
     pub fn decode(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Self>, TcpclError> {
         let Some(len) = Self::check(buf, limits)? else {
