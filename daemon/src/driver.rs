@@ -112,8 +112,8 @@ pub enum Command {
     Submit {
         /// The request.
         req: Submit,
-        /// The answer.
-        reply: oneshot::Sender<Result<BundleKey, SubmitError>>,
+        /// The answer: the stored bundle, listed as it was admitted.
+        reply: oneshot::Sender<Result<BundleSummary, SubmitError>>,
     },
     /// Register an endpoint.
     Register {
@@ -356,7 +356,20 @@ impl Driver {
         let now = self.clock.now();
         match cmd {
             Command::Submit { req, reply } => {
-                let _ = reply.send(self.node.submit(now, req));
+                let result = self.node.submit(now, req).map(|key| {
+                    // Just admitted: the bundle is in the table until this call returns.
+                    self.node.bundle(key).unwrap_or_else(|| BundleSummary {
+                        key,
+                        source: Eid::Null,
+                        destination: Eid::Null,
+                        creation: proto::wire::CreationTimestamp::default(),
+                        size: 0,
+                        expires: proto::wire::DtnTime(0),
+                        forwarded_to: Vec::new(),
+                        durable: false,
+                    })
+                });
+                let _ = reply.send(result);
             }
             Command::Register { endpoint, reply } => {
                 let _ = reply.send(self.node.register(endpoint));

@@ -44,22 +44,15 @@ pub(super) async fn submit(
     };
     let submit = request.to_submit(raw)?;
     let destination = submit.destination.to_string();
-    let key = state
+    let stored = state
         .call(|reply| Command::Submit { req: submit, reply })
         .await?
         .map_err(|e| ApiError::submit(&e))?;
-    // The engine answers with the key only; the bundle's identity comes from its listing. It is
-    // there unless a local delivery already completed and deleted it in between.
-    let stored = state
-        .call(|reply| Command::Bundles { reply })
-        .await?
-        .into_iter()
-        .find(|b| b.key == key);
     let answer = Submitted {
-        key: key.0,
-        source: stored.as_ref().map(|b| b.source.to_string()),
+        key: stored.key.0,
+        source: Some(stored.source.to_string()),
         destination,
-        creation: stored.map(|b| CreationJson::from(b.creation)),
+        creation: Some(CreationJson::from(stored.creation)),
     };
     tracing::debug!(key = answer.key, destination = %answer.destination, "bundle submitted over the API");
     Ok((StatusCode::CREATED, Json(answer)))

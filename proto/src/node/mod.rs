@@ -408,16 +408,12 @@ impl Node {
 
     /// Stored bundles, in admission order.
     pub fn bundles(&self) -> impl Iterator<Item = BundleSummary> + '_ {
-        self.table.iter().map(|e| BundleSummary {
-            key: e.key,
-            source: e.id.source.clone(),
-            destination: e.destination.clone(),
-            creation: e.id.creation,
-            size: e.size,
-            expires: e.expires,
-            forwarded_to: e.meta.forwarded_to.iter().cloned().collect(),
-            durable: e.durable,
-        })
+        self.table.iter().map(summary)
+    }
+
+    /// One stored bundle, if it is (still) here.
+    pub fn bundle(&self, key: BundleKey) -> Option<BundleSummary> {
+        self.table.get(key).map(summary)
     }
 
     /// Links that are up.
@@ -479,6 +475,19 @@ impl Node {
             self.restore_bundle(stored);
         }
         self.next_key = self.table.last_key().map_or(1, |k| k.0 + 1);
+    }
+}
+
+fn summary(e: &table::Entry) -> BundleSummary {
+    BundleSummary {
+        key: e.key,
+        source: e.id.source.clone(),
+        destination: e.destination.clone(),
+        creation: e.id.creation,
+        size: e.size,
+        expires: e.expires,
+        forwarded_to: e.meta.forwarded_to.iter().cloned().collect(),
+        durable: e.durable,
     }
 }
 
