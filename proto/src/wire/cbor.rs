@@ -193,7 +193,20 @@ impl<'a> Reader<'a> {
         Ok((arg, start))
     }
 
+    /// An unsigned integer. Most BPv7 integers fit the initial byte, so that case is inlined
+    /// and skips the general header decoding.
+    #[inline]
     pub(crate) fn uint(&mut self) -> Result<u64, DecodeError> {
+        if let Some(&b) = self.buf.get(self.pos) {
+            if b < 24 {
+                self.pos += 1;
+                return Ok(u64::from(b));
+            }
+        }
+        self.uint_general()
+    }
+
+    fn uint_general(&mut self) -> Result<u64, DecodeError> {
         let (arg, start) = self.expect(Major::Unsigned)?;
         arg.ok_or_else(|| self.error_at(DecodeErrorKind::IndefiniteNotAllowed, start))
     }
@@ -213,7 +226,21 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     fn length(&mut self, want: Major) -> Result<(usize, usize), DecodeError> {
+        // Fast path: a short string whose length sits in the initial byte.
+        if let Some(&b) = self.buf.get(self.pos) {
+            let len = usize::from(b & 0x1f);
+            if Major::from_bits(b >> 5) == want && len < 24 && len < self.remaining() {
+                let start = self.pos;
+                self.pos += 1;
+                return Ok((len, start));
+            }
+        }
+        self.length_general(want)
+    }
+
+    fn length_general(&mut self, want: Major) -> Result<(usize, usize), DecodeError> {
         let (arg, start) = self.expect(want)?;
         let Some(len) = arg else {
             return Err(self.error_at(DecodeErrorKind::IndefiniteNotAllowed, start));
@@ -273,6 +300,14 @@ impl<'a> Reader<'a> {
         range: std::ops::RangeInclusive<u64>,
     ) -> Result<u64, DecodeError> {
         let start = self.pos;
+        // Fast path: a definite array of fewer than 24 items, as every BPv7 array is.
+        if let Some(&b) = self.buf.get(self.pos) {
+            let n = u64::from(b & 0x1f);
+            if b >> 5 == 4 && n < 24 && range.contains(&n) {
+                self.pos += 1;
+                return Ok(n);
+            }
+        }
         match self.array_header()? {
             ArrayLen::Definite(n) if range.contains(&n) => Ok(n),
             ArrayLen::Definite(n) => Err(self.error_at(

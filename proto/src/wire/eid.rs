@@ -330,25 +330,22 @@ impl DtnEid {
         if node_len == 0 {
             return Err(EidError::EmptyNodeName);
         }
-        for (i, ch) in rest[..node_len].char_indices() {
-            let ok = ch.is_ascii_alphanumeric() || "-._~%!$&'()*+,;=".contains(ch);
-            if !ok {
-                return Err(EidError::InvalidChar {
-                    ch,
-                    pos: 2 + i,
-                    part: "node name",
-                });
-            }
+        let node = &rest[..node_len];
+        if let Some(i) = node.bytes().position(|b| !NODE_NAME_BYTES[usize::from(b)]) {
+            return Err(EidError::InvalidChar {
+                ch: node[i..].chars().next().unwrap_or('?'),
+                pos: 2 + i,
+                part: "node name",
+            });
         }
         let demux_start = node_len + 1;
-        for (i, ch) in rest[demux_start..].char_indices() {
-            if !ch.is_ascii_graphic() {
-                return Err(EidError::InvalidChar {
-                    ch,
-                    pos: 2 + demux_start + i,
-                    part: "demux (service name)",
-                });
-            }
+        let demux = &rest[demux_start..];
+        if let Some(i) = demux.bytes().position(|b| !b.is_ascii_graphic()) {
+            return Err(EidError::InvalidChar {
+                ch: demux[i..].chars().next().unwrap_or('?'),
+                pos: 2 + demux_start + i,
+                part: "demux (service name)",
+            });
         }
         Ok(Self {
             ssp: ssp.to_owned(),
@@ -371,6 +368,25 @@ impl DtnEid {
         &self.ssp
     }
 }
+
+/// Bytes allowed in a node name: RFC 3986 reg-name (unreserved, pct-encoded, sub-delims). A
+/// table, because this check runs for every dtn EID of every bundle received.
+static NODE_NAME_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric();
+        b += 1;
+    }
+    let extra = b"-._~%!$&'()*+,;=";
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 impl IpnEid {
     /// Fully qualified node number: allocator in the upper 32 bits (RFC 9758 §3.2).

@@ -54,9 +54,16 @@ impl fmt::Display for Location {
 }
 
 /// A bundle (or part of one) could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{location}at byte {offset}: {kind}")]
-pub struct DecodeError {
+///
+/// Boxed, so that every `Result` the decoder passes around stays two words wide: errors are
+/// rare, successful decodes are the hot path. Read its parts through `Deref`: `err.kind`,
+/// `err.offset`, `err.location`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(Box<DecodeErrorDetail>);
+
+/// What a [`DecodeError`] says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeErrorDetail {
     /// What rule was broken.
     pub kind: DecodeErrorKind,
     /// Absolute byte offset in the input of the item that broke it.
@@ -65,18 +72,36 @@ pub struct DecodeError {
     pub location: Location,
 }
 
+impl std::ops::Deref for DecodeError {
+    type Target = DecodeErrorDetail;
+
+    fn deref(&self) -> &DecodeErrorDetail {
+        &self.0
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}at byte {}: {}", self.location, self.offset, self.kind)
+    }
+}
+
+// No `source()`: the Display line already carries the kind, and a chain would repeat it.
+impl std::error::Error for DecodeError {}
+
 impl DecodeError {
+    #[cold]
     pub(crate) fn new(kind: DecodeErrorKind, offset: usize) -> Self {
-        Self {
+        Self(Box::new(DecodeErrorDetail {
             kind,
             offset,
             location: Location::Bundle,
-        }
+        }))
     }
 
     pub(crate) fn in_location(mut self, location: Location) -> Self {
-        if self.location == Location::Bundle {
-            self.location = location;
+        if self.0.location == Location::Bundle {
+            self.0.location = location;
         }
         self
     }

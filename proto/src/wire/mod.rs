@@ -27,7 +27,7 @@ pub use eid::{
     DEFAULT_MAX_EID_LEN, DtnEid, Eid, EidError, IPN_LOCAL_NODE, IpnEid, IpnForm, SCHEME_DTN,
     SCHEME_IPN,
 };
-pub use error::{BuildError, DecodeError, DecodeErrorKind, Location};
+pub use error::{BuildError, DecodeError, DecodeErrorDetail, DecodeErrorKind, Location};
 pub use flags::{BlockFlags, BundleFlags};
 pub use primary::{BP_VERSION, FragmentInfo, PrimaryBlock};
 pub use time::{CreationTimestamp, DTN_EPOCH_UNIX_MS, DtnTime};
