@@ -207,6 +207,8 @@ pub struct CountersView {
     pub delivered: u64,
     /// Expired.
     pub expired: u64,
+    /// Relay copies evicted to make room.
+    pub evicted: u64,
 }
 
 struct LinkInfo {
@@ -421,6 +423,7 @@ impl Driver {
                 forward_failed: c.forward_failed,
                 delivered: c.delivered,
                 expired: c.expired,
+                evicted: c.evicted,
             },
         }
     }

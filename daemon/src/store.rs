@@ -40,6 +40,8 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -55,6 +57,20 @@ pub use mailbox::MailboxRecord;
 /// The layout version this build reads and writes. Bump it whenever the layout above changes,
 /// so an older or newer tern refuses a store it would misread instead of corrupting it.
 pub const FORMAT_VERSION: u32 = 1;
+
+/// Most ops applied between two flushes; [`SledStore::apply`] flushes on reaching it.
+///
+/// Why: sled 0.34.7 can deadlock when many log writes are queued on its IO thread pool while a
+/// file truncation (after deletes) waits behind them: a thread holding the segment lock waits for
+/// the truncation, and every pool thread waits for that lock (fixed upstream only after 0.34.7,
+/// sled PR #1269). 10,000 unflushed puts and deletes per round hung within about ten rounds;
+/// with a flush at least every 1,024 ops no run hung in minutes. Bounding the backlog keeps that
+/// queue short. The cost is one extra fsync per this many ops, only when the driver's own group
+/// commit does not flush sooner.
+pub const MAX_UNFLUSHED_OPS: usize = 256;
+
+/// Most bundle bytes applied between two flushes; see [`MAX_UNFLUSHED_OPS`].
+pub const MAX_UNFLUSHED_BYTES: usize = 16 << 20;
 
 const NODE_TREE: &str = "node";
 const MAILBOX_TREE: &str = "mailbox";
@@ -146,6 +162,21 @@ pub struct SledStore {
     db: sled::Db,
     node: sled::Tree,
     mailbox: sled::Tree,
+    backlog: Arc<Backlog>,
+}
+
+/// Writes applied since the last flush, shared by every clone of a store.
+#[derive(Debug, Default)]
+struct Backlog {
+    ops: AtomicUsize,
+    bytes: AtomicUsize,
+}
+
+impl Backlog {
+    fn clear(&self) {
+        self.ops.store(0, Ordering::Relaxed);
+        self.bytes.store(0, Ordering::Relaxed);
+    }
 }
 
 impl SledStore {
@@ -172,6 +203,7 @@ impl SledStore {
             db,
             node,
             mailbox,
+            backlog: Arc::default(),
         };
         store.check_version()?;
         Ok(store)
@@ -235,7 +267,19 @@ impl SledStore {
 
     /// Applies one op, atomically. Not yet durable: see [`Self::flush`]. Ops must be applied in
     /// the order the node emitted them.
+    ///
+    /// Usually returns without touching the disk; after [`MAX_UNFLUSHED_OPS`] ops or
+    /// [`MAX_UNFLUSHED_BYTES`] bytes since the last flush it flushes first (see there for why).
     pub fn apply(&self, op: &StoreOp) -> Result<(), StoreError> {
+        self.apply_unbounded(op)?;
+        let bytes = match op {
+            StoreOp::PutBundle { bytes, .. } => bytes.len(),
+            _ => 0,
+        };
+        self.note_write(bytes)
+    }
+
+    fn apply_unbounded(&self, op: &StoreOp) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         match op {
             StoreOp::PutBundle { key, bytes, meta } => {
@@ -290,6 +334,7 @@ impl SledStore {
     /// Makes everything applied so far durable (fsync); returns the bytes written. Blocking: the
     /// driver runs it off its event loop, once for a whole group of ops.
     pub fn flush(&self) -> Result<usize, StoreError> {
+        self.backlog.clear();
         self.db
             .flush()
             .map_err(self.failed(|| "flushing to disk".to_owned()))
@@ -297,6 +342,7 @@ impl SledStore {
 
     /// [`Self::flush`] on sled's own IO thread, for callers already in async code.
     pub async fn flush_async(&self) -> Result<usize, StoreError> {
+        self.backlog.clear();
         self.db
             .flush_async()
             .await
@@ -410,6 +456,16 @@ impl SledStore {
             .scan_prefix([prefix])
             .collect::<Result<_, _>>()
             .map_err(self.failed(|| format!("reading the '{}' records", char::from(prefix))))
+    }
+
+    /// Counts a write; flushes once the backlog reaches either bound.
+    fn note_write(&self, bytes: usize) -> Result<(), StoreError> {
+        let ops = self.backlog.ops.fetch_add(1, Ordering::Relaxed) + 1;
+        let total = self.backlog.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if ops >= MAX_UNFLUSHED_OPS || total >= MAX_UNFLUSHED_BYTES {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// Wraps a sled error with the store's path and what it was doing (built only on failure).

@@ -431,6 +431,9 @@ pub struct CountersJson {
     pub delivered: u64,
     /// Bundles that expired here.
     pub expired: u64,
+    /// Relay copies evicted to make room.
+    #[serde(default)]
+    pub evicted: u64,
 }
 
 impl From<StatusView> for StatusJson {
@@ -455,6 +458,7 @@ impl From<StatusView> for StatusJson {
                 forward_failed: c.forward_failed,
                 delivered: c.delivered,
                 expired: c.expired,
+                evicted: c.evicted,
             },
         }
     }

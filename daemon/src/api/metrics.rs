@@ -14,7 +14,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Renders `status` as Prometheus text.
 pub fn render(status: &StatusJson) -> String {
     let c = &status.counters;
-    let counters: [(&str, &str, u64); 10] = [
+    let counters: [(&str, &str, u64); 11] = [
         (
             "tern_bundles_received_total",
             "Bundles received from peers, valid or not.",
@@ -64,6 +64,11 @@ pub fn render(status: &StatusJson) -> String {
             "tern_bundles_expired_total",
             "Bundles whose lifetime ended on this node.",
             c.expired,
+        ),
+        (
+            "tern_bundles_evicted_total",
+            "Relay copies evicted to make room for this node's own or incoming-for-it bundles.",
+            c.evicted,
         ),
     ];
     let gauges: [(&str, &str, u64); 5] = [

@@ -8,16 +8,18 @@
 //! backoff (1 s doubling to 60 s, reset after a session that lasted).
 
 use std::collections::{BTreeMap, VecDeque};
+use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use proto::node::{LinkId, RefuseReason, RxId, TxOutcome, TxToken};
 use proto::tcpcl::{
     Event, RefuseReason as XferRefuse, Role, SendError, SessTermReason, Session, SessionConfig,
     TransferId,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -182,34 +184,40 @@ async fn run_session(
     };
     let (mut reader, mut writer) = stream.into_split();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut out = Outgoing::default();
     let reason = loop {
-        // Write everything the session has to say, then act on its events.
-        while let Some(chunk) = link.session.poll_transmit() {
-            if let Err(e) = writer.write_all(&chunk).await {
-                link.session.handle_close(link.now_ms());
-                debug!(error = %e, "write failed");
-                break;
-            }
-        }
+        // Take what the session has to say, then act on its events (which may queue more).
+        out.fill(&mut link.session);
         if let Some(reason) = link.events() {
-            // Say the last words (SESS_TERM and the like) before closing.
+            // Say the last words (SESS_TERM and the like) before closing, within a bound:
+            // a peer that stopped reading must not keep this task alive.
             while let Some(chunk) = link.session.poll_transmit() {
-                if writer.write_all(&chunk).await.is_err() {
-                    break;
-                }
+                out.push(chunk);
             }
+            let flush = out.flush(&mut writer);
+            let _ = tokio::time::timeout(FINAL_FLUSH, flush).await;
             break reason;
         }
+        out.fill(&mut link.session);
         let deadline = link
             .session
             .poll_timeout()
             .map(|ms| link.clock.deadline(proto::node::Instant::from_millis(ms)));
+        // Reading never waits for writing: a peer that writes a large bundle while not reading
+        // (dtn7-rs does) must not deadlock against us doing the same.
         tokio::select! {
             read = reader.read(&mut buf) => match read {
                 Ok(0) | Err(_) => link.session.handle_close(link.now_ms()),
                 Ok(n) => {
                     let now = link.now_ms();
                     link.session.handle_bytes(now, &buf[..n]);
+                }
+            },
+            written = out.write_some(&mut writer), if !out.is_empty() => match written {
+                Ok(n) if n > 0 => out.advance(n),
+                Ok(_) | Err(_) => {
+                    debug!("write failed");
+                    link.session.handle_close(link.now_ms());
                 }
             },
             Some(cmd) = commands.recv() => link.command(cmd),
@@ -222,6 +230,91 @@ async fn run_session(
     };
     let _ = writer.shutdown().await;
     link.finish(&reason);
+}
+
+/// How long a closing session may take to write its last messages.
+const FINAL_FLUSH: Duration = Duration::from_secs(5);
+
+/// Bytes taken from the session ahead of the socket. Enough to keep the socket busy, small
+/// enough that an ack or keepalive queued now goes out soon after the data already taken.
+const WRITE_AHEAD: usize = 256 * 1024;
+
+/// Most chunks handed to one vectored write.
+const MAX_IOVECS: usize = 64;
+
+/// Chunks taken from the session and not yet written, in wire order.
+///
+/// They are written with vectored writes, so a segment's header and its data (two chunks, the
+/// data shared with the bundle, never copied) leave in one system call: the peer receives each
+/// message whole whenever the socket has room. That matters for dtn7-rs 0.21, whose reader
+/// loses its place in the stream if a message arrives in pieces while it starts a transfer of
+/// its own; it also means one system call per segment instead of two.
+#[derive(Default)]
+struct Outgoing {
+    chunks: VecDeque<Bytes>,
+    len: usize,
+}
+
+impl Outgoing {
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    fn push(&mut self, chunk: Bytes) {
+        if chunk.is_empty() {
+            return;
+        }
+        self.len += chunk.len();
+        self.chunks.push_back(chunk);
+    }
+
+    /// Takes chunks from the session up to [`WRITE_AHEAD`] bytes (at least one message).
+    fn fill(&mut self, session: &mut Session) {
+        while self.len < WRITE_AHEAD {
+            let Some(chunk) = session.poll_transmit() else {
+                return;
+            };
+            self.push(chunk);
+        }
+    }
+
+    /// One vectored write of the first chunks; cancel-safe (nothing is written unless it
+    /// returns).
+    async fn write_some(&self, writer: &mut OwnedWriteHalf) -> std::io::Result<usize> {
+        let slices: Vec<IoSlice<'_>> = self
+            .chunks
+            .iter()
+            .take(MAX_IOVECS)
+            .map(|c| IoSlice::new(c))
+            .collect();
+        writer.write_vectored(&slices).await
+    }
+
+    /// Drops the first `n` bytes, which were written.
+    fn advance(&mut self, mut n: usize) {
+        self.len = self.len.saturating_sub(n);
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                return;
+            };
+            if n < front.len() {
+                front.advance(n);
+                return;
+            }
+            n -= front.len();
+            self.chunks.pop_front();
+        }
+    }
+
+    /// Writes everything.
+    async fn flush(&mut self, writer: &mut OwnedWriteHalf) {
+        while !self.is_empty() {
+            match self.write_some(writer).await {
+                Ok(n) if n > 0 => self.advance(n),
+                Ok(_) | Err(_) => return,
+            }
+        }
+    }
 }
 
 impl Link {

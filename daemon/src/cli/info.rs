@@ -119,6 +119,7 @@ pub fn render_status(s: &StatusJson) -> String {
         ("forward failed", c.forward_failed.to_string()),
         ("delivered", c.delivered.to_string()),
         ("expired", c.expired.to_string()),
+        ("evicted", c.evicted.to_string()),
     ];
     let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     lines

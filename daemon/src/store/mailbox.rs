@@ -40,6 +40,7 @@ impl SledStore {
         self.mailbox
             .insert(record_key(endpoint, seq), value)
             .map_err(self.failed(|| format!("writing delivery {seq} to {endpoint}")))?;
+        self.note_write(record.payload.len())?;
         Ok(seq)
     }
 
@@ -82,6 +83,7 @@ impl SledStore {
             .mailbox
             .remove(record_key(endpoint, seq))
             .map_err(self.failed(|| format!("removing delivery {seq} from {endpoint}")))?;
+        self.note_write(0)?;
         Ok(removed.is_some())
     }
 

@@ -182,6 +182,8 @@ pub struct Counters {
     pub delivered: u64,
     /// Bundles that expired here.
     pub expired: u64,
+    /// Relay copies evicted to make room.
+    pub evicted: u64,
 }
 
 /// A link as the node sees it.

@@ -120,7 +120,10 @@ impl Node {
             return;
         }
         let size = bytes.len() as u64;
-        if self.table.used_bytes().saturating_add(size) > self.config.storage_quota {
+        // Relay traffic does not evict relay traffic (that only churns); a bundle for this
+        // node may evict relay copies.
+        let for_us = bundle.primary().destination.node_id().as_ref() == Some(&self.config.node_id);
+        if !self.make_room(size, for_us) {
             self.refuse(
                 link,
                 rx,
@@ -168,8 +171,8 @@ impl Node {
             });
         }
         let needed = bytes.len() as u64;
-        let used = self.table.used_bytes();
-        if used.saturating_add(needed) > self.config.storage_quota {
+        if !self.make_room(needed, true) {
+            let used = self.table.used_bytes();
             return Err(SubmitError::StorageFull {
                 used,
                 quota: self.config.storage_quota,
@@ -298,6 +301,47 @@ impl Node {
             .push_back(Output::Report(Report::Deleted { key, reason }));
     }
 
+    /// Makes room for `size` more bytes, evicting relay copies if `may_evict` (for bundles that
+    /// matter more than relay copies: this node's own submissions and bundles addressed to it).
+    ///
+    /// Only bundles that another node is known to hold are evicted — copies we relay, oldest
+    /// first — never the only copy of a bundle (our own submissions not yet forwarded), nor one
+    /// waiting for local delivery: dropping those would lose data the network accepted. If that
+    /// is not enough, nothing is evicted and the caller refuses. (Priority classes refine the
+    /// choice in the routing suite.)
+    fn make_room(&mut self, size: u64, may_evict: bool) -> bool {
+        let quota = self.config.storage_quota;
+        let used = self.table.used_bytes();
+        if used.saturating_add(size) <= quota {
+            return true;
+        }
+        if size > quota || !may_evict {
+            return false;
+        }
+        let need = used.saturating_add(size) - quota;
+        let mut freed = 0u64;
+        let mut victims = Vec::new();
+        for e in self.table.iter() {
+            if freed >= need {
+                break;
+            }
+            let local = e.destination.node_id().as_ref() == Some(&self.config.node_id);
+            let held_elsewhere = !e.meta.forwarded_to.is_empty();
+            if e.durable && held_elsewhere && !local && e.pending_rx.is_none() {
+                victims.push(e.key);
+                freed = freed.saturating_add(e.size);
+            }
+        }
+        if freed < need {
+            return false;
+        }
+        for key in victims {
+            self.counters.evicted += 1;
+            self.delete(key, ReasonCode::DepletedStorage);
+        }
+        true
+    }
+
     fn refuse(&mut self, link: LinkId, rx: RxId, reason: RefuseReason, detail: String) {
         match reason {
             RefuseReason::Duplicate => self.counters.refused_duplicate += 1,
@@ -330,9 +374,7 @@ impl Node {
         // The whole bundle obeys the same limits as any other: a fragmented ADU may not smuggle
         // in more than one bundle may carry, nor overrun the store. Its fragments stay stored.
         let size = bytes.len();
-        if size > self.config.limits.max_bundle_size
-            || self.table.used_bytes().saturating_add(size as u64) > self.config.storage_quota
-        {
+        if size > self.config.limits.max_bundle_size || !self.make_room(size as u64, true) {
             return;
         }
         let meta = BundleMeta {

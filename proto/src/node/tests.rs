@@ -524,3 +524,42 @@ fn creation_timestamps_are_unique_within_a_millisecond() {
     assert_eq!(c[0].time, c[1].time);
     assert_ne!(c[0].sequence, c[1].sequence);
 }
+
+#[test]
+fn own_submission_evicts_relay_copies_but_never_the_only_copy() {
+    let mut net = Net::new(&["a", "b"], RouterKind::Epidemic);
+    let mut config = Config::new("dtn://b/".parse().unwrap());
+    config.storage_quota = 400;
+    net.hosts[1].node = Node::new(config, 1, net.now, Restored::default());
+    for i in 0..3 {
+        net.submit(
+            0,
+            "dtn://z/x",
+            &format!("relay copy {i} with padding to take up room"),
+        );
+    }
+    net.connect(0, 1);
+    let relayed = net.hosts[1].node.stored_bundles();
+    assert!(relayed >= 2, "b carries relay copies");
+    // b's own message must fit: relay copies (a still holds them) make way.
+    let now = net.now;
+    let big = "own message ".repeat(15);
+    net.hosts[1]
+        .node
+        .submit(
+            now,
+            Submit::new("dtn://z/x".parse().unwrap(), big.into_bytes()),
+        )
+        .unwrap();
+    assert!(net.hosts[1].node.counters().evicted >= 1);
+    assert!(net.hosts[1].node.stored_bytes() <= 400);
+    // A second own message that only fits by evicting b's first (the only copy) is refused.
+    let err = net.hosts[1]
+        .node
+        .submit(
+            now,
+            Submit::new("dtn://z/x".parse().unwrap(), "x".repeat(380).into_bytes()),
+        )
+        .unwrap_err();
+    assert!(matches!(err, SubmitError::StorageFull { .. }));
+}
