@@ -1,0 +1,92 @@
+//! The `tern-sim` binary: what a researcher types and sees.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn scenarios() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+fn tern_sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tern-sim"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn run_prints_the_seed_and_a_table_and_writes_json_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenarios().join("partition.toml");
+    let out = tern_sim(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--seed",
+        "5",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("seed            5"), "{stdout}");
+    assert!(stdout.contains("delivery_prob"), "{stdout}");
+    assert!(text(&out.stderr).contains("seed 5"));
+    let json = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["seed"], 5);
+    assert_eq!(v["scenario"], "partition");
+    let csv = std::fs::read_to_string(dir.path().join("report.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 2);
+}
+
+#[test]
+fn a_bad_scenario_fails_naming_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "duration = \"1h\"\n[link]\nloss = 2.0\n").unwrap();
+    let out = tern_sim(&["run", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("bad.toml:3:8: link.loss"), "{stderr}");
+}
+
+#[test]
+fn trace_runs_a_one_connectivity_trace_with_message_events() {
+    let one = scenarios().join("one");
+    let out = tern_sim(&[
+        "trace",
+        one.join("connectivity.txt").to_str().unwrap(),
+        "--messages",
+        one.join("messages.txt").to_str().unwrap(),
+        "--router",
+        "epidemic",
+        "--rate",
+        "250kBps",
+        "--ttl",
+        "1h",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    // Epidemic carries all three along the line of contacts.
+    assert!(stdout.contains("delivered       3"), "{stdout}");
+    assert!(stdout.contains("hosts           4"), "{stdout}");
+}
+
+#[test]
+fn trace_refuses_an_unknown_router() {
+    let one = scenarios().join("one");
+    let out = tern_sim(&[
+        "trace",
+        one.join("connectivity.txt").to_str().unwrap(),
+        "--router",
+        "teleport",
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("unknown router 'teleport'"));
+}

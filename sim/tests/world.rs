@@ -1,0 +1,253 @@
+//! Behaviour of the simulated world, one rule per test: links, transfers, faults, partitions,
+//! timers and counting. Each builds a tiny plan by hand so the expected numbers can be worked
+//! out on paper.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use proto::routing::RouterKind;
+use tern_sim::clock::SimTime;
+use tern_sim::metrics::Report;
+use tern_sim::plan::{ContactEvent, ContactSource, CrashSpec, MessageEvent, PartitionSpec, Plan};
+use tern_sim::units::BitRate;
+
+fn secs(s: f64) -> SimTime {
+    SimTime::from_secs_f64(s).unwrap()
+}
+
+/// A plan of `duration` seconds whose links are infinitely fast, so latencies are exact.
+fn plan(duration: f64) -> Plan {
+    let mut plan = Plan::new("test", secs(duration));
+    plan.link.rate = BitRate(None);
+    plan
+}
+
+/// Two hosts a0, a1 (epidemic, 1 MB buffers) and no contacts yet.
+fn pair(duration: f64) -> Plan {
+    let mut plan = plan(duration);
+    plan.add_hosts("a", 2, RouterKind::Epidemic, 1_000_000);
+    plan
+}
+
+fn contact(plan: &mut Plan, a: usize, b: usize, from: f64, to: f64) {
+    for (t, up) in [(from, true), (to, false)] {
+        plan.contacts.push(ContactEvent {
+            time: secs(t),
+            a,
+            b,
+            up,
+            source: ContactSource::Schedule,
+        });
+    }
+}
+
+fn message(plan: &mut Plan, at: f64, from: usize, to: usize, size: u64, lifetime: f64) {
+    plan.messages.push(MessageEvent {
+        time: secs(at),
+        from,
+        to,
+        size,
+        lifetime: secs(lifetime),
+    });
+}
+
+fn run(plan: Plan) -> Report {
+    tern_sim::run(plan).unwrap()
+}
+
+#[test]
+fn zero_length_contact_on_an_infinitely_fast_link_carries_a_bundle() {
+    let mut plan = pair(100.0);
+    message(&mut plan, 1.0, 0, 1, 100, 3600.0);
+    contact(&mut plan, 0, 1, 10.0, 10.0);
+    let r = run(plan);
+    assert_eq!((r.created, r.relayed, r.delivered), (1, 1, 1));
+    assert_eq!(r.latency_avg, Some(9.0));
+    assert_eq!(r.hopcount_avg, Some(1.0));
+}
+
+#[test]
+fn a_transfer_takes_size_over_rate_plus_delay() {
+    let mut plan = pair(100.0);
+    plan.link.rate = BitRate(Some(8_000.0)); // 1000 bytes per second
+    plan.link.delay = secs(0.5);
+    message(&mut plan, 1.0, 0, 1, 1000, 3600.0);
+    contact(&mut plan, 0, 1, 2.0, 50.0);
+    let r = run(plan);
+    assert_eq!(r.delivered, 1);
+    // One bundle crossed: its bytes at 1000 B/s, plus the delay, after the contact at t = 2.
+    let expected = 1.0 + r.bytes_sent as f64 / 1000.0 + 0.5;
+    let latency = r.latency_avg.unwrap();
+    assert!((latency - expected).abs() < 2e-6, "{latency} vs {expected}");
+}
+
+#[test]
+fn transfers_on_one_channel_go_one_at_a_time() {
+    let mut plan = pair(100.0);
+    plan.link.rate = BitRate(Some(8_000.0));
+    message(&mut plan, 1.0, 0, 1, 1000, 3600.0);
+    message(&mut plan, 1.0, 0, 1, 1000, 3600.0);
+    contact(&mut plan, 0, 1, 2.0, 50.0);
+    let r = run(plan);
+    assert_eq!(r.delivered, 2);
+    // The second waits for the first: latencies 1 + x and 1 + 2x, x = one bundle's time.
+    let x = r.bytes_sent as f64 / 2.0 / 1000.0;
+    assert!((r.latency_avg.unwrap() - (1.0 + 1.5 * x)).abs() < 2e-6);
+}
+
+#[test]
+fn a_contact_that_ends_mid_transfer_aborts_it_and_the_next_contact_delivers() {
+    let mut plan = pair(300.0);
+    plan.link.rate = BitRate(Some(8_000.0)); // a 10 kB bundle needs 10 s
+    message(&mut plan, 0.0, 0, 1, 10_000, 3600.0);
+    contact(&mut plan, 0, 1, 1.0, 5.0);
+    contact(&mut plan, 0, 1, 100.0, 200.0);
+    let r = run(plan);
+    assert_eq!(r.aborted, 1);
+    assert_eq!(r.started, 2);
+    assert_eq!(r.delivered, 1);
+    assert!(r.latency_avg.unwrap() > 100.0);
+}
+
+#[test]
+fn a_lossy_link_loses_transfers_and_the_sender_sees_them_fail() {
+    let mut plan = pair(100.0);
+    plan.link.loss = 1.0;
+    message(&mut plan, 0.0, 0, 1, 100, 3600.0);
+    contact(&mut plan, 0, 1, 1.0, 10.0);
+    contact(&mut plan, 0, 1, 20.0, 30.0);
+    let r = run(plan);
+    // Failed on a link means "not again on this link": one try per contact.
+    assert_eq!((r.started, r.lost, r.delivered), (2, 2, 0));
+}
+
+#[test]
+fn a_bundle_expires_at_its_lifetime_and_is_dropped() {
+    let mut plan = pair(100.0);
+    message(&mut plan, 0.0, 0, 1, 100, 10.0);
+    contact(&mut plan, 0, 1, 20.0, 30.0);
+    let r = run(plan);
+    assert_eq!((r.delivered, r.dropped, r.started), (0, 1, 0));
+    assert_eq!(r.buffertime_avg, Some(10.0));
+}
+
+#[test]
+fn a_crash_loses_pending_writes_and_a_restart_recovers_durable_ones() {
+    let mut plan = pair(100.0);
+    plan.store_latency = secs(1.0);
+    // Boot writes are flushed at 1 s; the first message's write would be at 2.2 s.
+    message(&mut plan, 1.2, 0, 1, 100, 3600.0);
+    message(&mut plan, 2.0, 0, 1, 100, 3600.0); // durable at 3 s
+    plan.crashes.push(CrashSpec {
+        host: 0,
+        at: secs(1.5),
+        restart: Some(secs(1.7)),
+    });
+    plan.crashes.push(CrashSpec {
+        host: 0,
+        at: secs(5.0),
+        restart: Some(secs(6.0)),
+    });
+    contact(&mut plan, 0, 1, 10.0, 20.0);
+    let r = run(plan);
+    assert_eq!(r.created, 2);
+    assert_eq!(r.dropped, 1, "the unflushed message died with the power");
+    assert_eq!(r.delivered, 1);
+    // Contact at 10 s, then the receiver's own write takes 1 s before it delivers.
+    assert_eq!(r.latency_avg, Some(9.0));
+}
+
+#[test]
+fn a_message_at_a_crashed_source_cannot_be_submitted() {
+    let mut plan = pair(100.0);
+    plan.crashes.push(CrashSpec {
+        host: 0,
+        at: secs(1.0),
+        restart: None,
+    });
+    message(&mut plan, 2.0, 0, 1, 100, 3600.0);
+    let r = run(plan);
+    assert_eq!((r.created, r.submit_failed), (1, 1));
+}
+
+#[test]
+fn a_crash_takes_its_links_down_and_a_restart_brings_them_back() {
+    let mut plan = pair(100.0);
+    contact(&mut plan, 0, 1, 0.0, 100.0);
+    plan.crashes.push(CrashSpec {
+        host: 1,
+        at: secs(10.0),
+        restart: Some(secs(20.0)),
+    });
+    message(&mut plan, 15.0, 0, 1, 100, 3600.0);
+    let r = run(plan);
+    assert_eq!(r.contacts, 2);
+    assert_eq!(r.latency_avg, Some(5.0));
+}
+
+#[test]
+fn a_partition_holds_messages_until_it_heals() {
+    let mut plan = plan(200.0);
+    plan.add_hosts("n", 3, RouterKind::Epidemic, 1_000_000);
+    contact(&mut plan, 0, 1, 0.0, 200.0);
+    contact(&mut plan, 1, 2, 0.0, 200.0);
+    plan.partitions.push(PartitionSpec {
+        at: secs(5.0),
+        heal: Some(secs(60.0)),
+        sides: vec![vec![0, 1], vec![2]],
+    });
+    message(&mut plan, 10.0, 0, 2, 100, 3600.0);
+    let r = run(plan);
+    assert_eq!(r.delivered, 1);
+    assert_eq!(r.latency_avg, Some(50.0));
+    assert_eq!(r.hopcount_avg, Some(2.0));
+}
+
+#[test]
+fn direct_delivery_never_hands_a_message_to_a_relay() {
+    let mut plan = plan(100.0);
+    plan.add_hosts("n", 3, RouterKind::Direct, 1_000_000);
+    contact(&mut plan, 0, 1, 1.0, 100.0);
+    contact(&mut plan, 1, 2, 1.0, 100.0);
+    message(&mut plan, 0.0, 0, 2, 100, 3600.0);
+    let r = run(plan);
+    assert_eq!((r.started, r.delivered), (0, 0));
+}
+
+#[test]
+fn messages_created_during_the_warm_up_are_not_counted() {
+    let mut plan = pair(100.0);
+    plan.warmup = secs(10.0);
+    message(&mut plan, 5.0, 0, 1, 100, 3600.0);
+    message(&mut plan, 15.0, 0, 1, 100, 3600.0);
+    contact(&mut plan, 0, 1, 20.0, 30.0);
+    let r = run(plan);
+    assert_eq!((r.created, r.delivered, r.relayed), (1, 1, 1));
+    assert_eq!(r.latency_avg, Some(5.0));
+}
+
+#[test]
+fn the_report_names_seed_hosts_and_time() {
+    let mut plan = pair(42.0);
+    plan.seed = 99;
+    let r = run(plan);
+    assert_eq!(r.run.seed, 99);
+    assert_eq!(r.run.hosts, 2);
+    assert_eq!(r.run.sim_time, 42.0);
+    assert_eq!(r.run.trace_hash.len(), 16);
+}
+
+#[test]
+fn the_event_file_lists_every_processed_event() {
+    let mut plan = pair(10.0);
+    contact(&mut plan, 0, 1, 1.0, 2.0);
+    message(&mut plan, 0.0, 0, 1, 10, 60.0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.txt");
+    let mut world = tern_sim::world::World::new(plan).unwrap();
+    world.trace_to(&path).unwrap();
+    world.run();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.lines().any(|l| l.starts_with("1.000000 link-up 0 1")));
+    assert!(text.lines().any(|l| l.contains(" deliver 1 ")));
+    assert!(text.lines().last().unwrap().starts_with("10.000000 end"));
+}
