@@ -291,3 +291,23 @@ fn describe_key_names_records_for_logs() {
     assert_eq!(describe_key(b"Ripn:1.2"), "R/ipn:1.2");
     assert_eq!(describe_key(b"T\x01\x02"), "T/0102");
 }
+
+#[test]
+fn apply_flushes_by_itself_once_the_backlog_bound_is_reached() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir);
+    for key in 0..MAX_UNFLUSHED_OPS as u64 - 1 {
+        store.apply(&put(key, b"x")).unwrap();
+    }
+    assert_eq!(
+        store.backlog.ops.load(Ordering::Relaxed),
+        MAX_UNFLUSHED_OPS - 1
+    );
+    store.apply(&put(u64::MAX, b"x")).unwrap();
+    assert_eq!(store.backlog.ops.load(Ordering::Relaxed), 0);
+
+    store
+        .apply(&put(1 << 40, &vec![0; MAX_UNFLUSHED_BYTES]))
+        .unwrap();
+    assert_eq!(store.backlog.bytes.load(Ordering::Relaxed), 0);
+}

@@ -132,10 +132,17 @@ impl Node {
             return;
         };
         match outcome {
-            TxOutcome::Accepted => {
-                self.counters.forwarded += 1;
-                self.outputs
-                    .push_back(Output::Report(Report::Forwarded { key, link: link_id }));
+            TxOutcome::Accepted | TxOutcome::Refused(RefuseReason::Duplicate) => {
+                // A peer that refuses a duplicate holds the bundle as surely as one that just
+                // took it (e.g. it stored it, then lost power before its ack reached us).
+                let accepted = outcome == TxOutcome::Accepted;
+                if accepted {
+                    self.counters.forwarded += 1;
+                    self.outputs
+                        .push_back(Output::Report(Report::Forwarded { key, link: link_id }));
+                } else {
+                    self.counters.forward_failed += 1;
+                }
                 self.peer_has(key, &peer);
                 let Some(entry) = self.table.get(key) else {
                     return;
@@ -150,16 +157,12 @@ impl Node {
                 let retain = self
                     .router
                     .after_forward(&view, &PeerView { node_id: &peer });
-                if forwarding_report {
+                if forwarding_report && accepted {
                     self.report_entry(key, StatusKind::Forwarded, ReasonCode::NoInformation);
                 }
                 if retain == Retain::Release {
                     self.delete(key, ReasonCode::NoInformation);
                 }
-            }
-            TxOutcome::Refused(RefuseReason::Duplicate) => {
-                self.counters.forward_failed += 1;
-                self.peer_has(key, &peer);
             }
             TxOutcome::Refused(_) => {
                 self.counters.forward_failed += 1;

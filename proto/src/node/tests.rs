@@ -563,3 +563,22 @@ fn own_submission_evicts_relay_copies_but_never_the_only_copy() {
         .unwrap_err();
     assert!(matches!(err, SubmitError::StorageFull { .. }));
 }
+
+#[test]
+fn duplicate_refusal_from_the_destination_releases_the_bundle() {
+    // b stored the bundle but its ack never reached a (power cut): on the next contact b
+    // refuses it as a duplicate, and a must let it go just as if b had acknowledged it.
+    let mut net = Net::new(&["a", "b"], RouterKind::Epidemic);
+    net.hosts[1].auto_flush = false;
+    net.submit(0, "dtn://b/far", "acked late");
+    let (la, _) = net.connect(0, 1);
+    net.hosts[1].store.flush(); // durable at b, but Stored never reached its node
+    let restored = net.hosts[1].store.restored();
+    let config = Config::new("dtn://b/".parse().unwrap());
+    net.hosts[1].node = Node::new(config, 1, net.now, restored);
+    net.hosts[1].auto_flush = true;
+    net.disconnect(0, la);
+    net.connect(0, 1);
+    assert_eq!(net.hosts[1].node.counters().refused_duplicate, 1);
+    assert_eq!(net.hosts[0].node.stored_bundles(), 0);
+}
