@@ -43,7 +43,9 @@ pub enum Eid {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DtnEid {
     /// The scheme-specific part as carried on the wire: `//node-name/demux`.
-    ssp: String,
+    /// Inline (no heap allocation) up to 23 bytes, which covers most names: decoding a bundle's
+    /// three EIDs then allocates nothing.
+    ssp: smol_str::SmolStr,
     /// Length of the node name (it starts at byte 2 of `ssp`).
     node_len: usize,
 }
@@ -186,7 +188,7 @@ impl Eid {
         match self {
             Self::Null => None,
             Self::Dtn(d) => Some(Self::Dtn(DtnEid {
-                ssp: format!("//{}/", d.node_name()),
+                ssp: smol_str::format_smolstr!("//{}/", d.node_name()),
                 node_len: d.node_len,
             })),
             Self::Ipn(i) => Some(Self::Ipn(IpnEid { service: 0, ..*i })),
@@ -348,7 +350,7 @@ impl DtnEid {
             });
         }
         Ok(Self {
-            ssp: ssp.to_owned(),
+            ssp: smol_str::SmolStr::new(ssp),
             node_len,
         })
     }
