@@ -131,14 +131,14 @@ impl TernNode {
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!(
-                        "tern node {} exited during start-up ({status}); log:\n{}",
-                        self.name,
-                        self.log()
-                    );
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!(
+                    "tern node {} exited during start-up ({status}); log:\n{}",
+                    self.name,
+                    self.log()
+                );
             }
             if self.try_get("/api/v1/status").is_some() {
                 return;

@@ -46,6 +46,9 @@ impl TcpclSettings {
         session.keepalive_secs = s.keepalive_secs;
         session.segment_mru = s.segment_mru;
         session.transfer_mru = s.node.limits.max_bundle_size as u64;
+        // The node decides how many bundles a link carries at once; a smaller session window
+        // would silently halve it (and with it the bundles acknowledged per store flush).
+        session.max_in_flight = s.node.window_per_link.max(1);
         Self {
             session,
             backoff_min: Duration::from_secs(1),

@@ -197,11 +197,11 @@ impl<'a> Reader<'a> {
     /// and skips the general header decoding.
     #[inline]
     pub(crate) fn uint(&mut self) -> Result<u64, DecodeError> {
-        if let Some(&b) = self.buf.get(self.pos) {
-            if b < 24 {
-                self.pos += 1;
-                return Ok(u64::from(b));
-            }
+        if let Some(&b) = self.buf.get(self.pos)
+            && b < 24
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
         }
         self.uint_general()
     }

@@ -149,10 +149,10 @@ pub(super) fn resolve(file: &ScenarioFile, src: &Source<'_>) -> Result<Plan, Sce
     }
     for (i, c) in file.crashes.iter().enumerate() {
         let hosts = names.one(src, &c.node, &format!("crash[{i}].node"), c.node.get_ref())?;
-        if let Some(r) = &c.restart {
-            if r.get_ref().0 <= c.at.0 {
-                return Err(src.at(r, &format!("crash[{i}].restart"), "must come after `at`"));
-            }
+        if let Some(r) = &c.restart
+            && r.get_ref().0 <= c.at.0
+        {
+            return Err(src.at(r, &format!("crash[{i}].restart"), "must come after `at`"));
         }
         for host in hosts {
             plan.crashes.push(CrashSpec {
@@ -181,10 +181,10 @@ pub(super) fn resolve(file: &ScenarioFile, src: &Source<'_>) -> Result<Plan, Sce
         if sides.len() < 2 {
             return Err(src.at(&p.sides, &key, "a partition needs at least two sides"));
         }
-        if let Some(h) = &p.heal {
-            if h.get_ref().0 <= p.at.0 {
-                return Err(src.at(h, &format!("partition[{i}].heal"), "must come after `at`"));
-            }
+        if let Some(h) = &p.heal
+            && h.get_ref().0 <= p.at.0
+        {
+            return Err(src.at(h, &format!("partition[{i}].heal"), "must come after `at`"));
         }
         plan.partitions.push(PartitionSpec {
             at: p.at.0,
@@ -317,14 +317,14 @@ fn mobility(
             )
         })
     };
-    if model != MobilityModel::RandomWaypoint {
-        if let Some(e) = misplaced(
+    if model != MobilityModel::RandomWaypoint
+        && let Some(e) = misplaced(
             &|| g.speed.as_ref().map(Spanned::span),
             "speed",
             "random_waypoint",
-        ) {
-            return Err(e);
-        }
+        )
+    {
+        return Err(e);
     }
     if model != MobilityModel::RandomWaypoint && g.pause.is_some() {
         let at = g.mobility.as_ref().map_or(g.name.span(), Spanned::span);
@@ -336,26 +336,26 @@ fn mobility(
             ),
         ));
     }
-    if model != MobilityModel::Stationary {
-        if let Some(e) = misplaced(
+    if model != MobilityModel::Stationary
+        && let Some(e) = misplaced(
             &|| g.positions.as_ref().map(Spanned::span),
             "positions",
             "stationary",
-        ) {
-            return Err(e);
-        }
+        )
+    {
+        return Err(e);
     }
     Ok(match model {
         MobilityModel::None => Mobility::None,
         MobilityModel::Stationary => {
-            if let Some(p) = &g.positions {
-                if p.get_ref().len() != g.count {
-                    return Err(src.at(
-                        p,
-                        &key("positions"),
-                        format!("has {} positions for {} nodes", p.get_ref().len(), g.count),
-                    ));
-                }
+            if let Some(p) = &g.positions
+                && p.get_ref().len() != g.count
+            {
+                return Err(src.at(
+                    p,
+                    &key("positions"),
+                    format!("has {} positions for {} nodes", p.get_ref().len(), g.count),
+                ));
             }
             Mobility::Stationary { at: None, area }
         }

@@ -158,10 +158,10 @@ impl World {
     /// until the bundle leaves the store: decoding and re-encoding check and compute the CRC of
     /// every byte of the payload, which would otherwise dominate the cost of a run.
     fn outgoing(&mut self, h: usize, key: BundleKey, rewrite: &Rewrite) -> Option<Bytes> {
-        if let Some((r, bytes)) = self.rewritten.get(&(h, key)) {
-            if r == rewrite {
-                return Some(bytes.clone());
-            }
+        if let Some((r, bytes)) = self.rewritten.get(&(h, key))
+            && r == rewrite
+        {
+            return Some(bytes.clone());
         }
         let stored = self.hosts[h].store.bundle(key)?;
         let mut bundle = Bundle::decode(stored).ok()?;
