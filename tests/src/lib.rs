@@ -93,3 +93,4 @@ fn cargo_build(package: &str, bin: &str) -> PathBuf {
 }
 
 pub mod daemon;
+pub mod dtn7;

@@ -59,6 +59,14 @@ impl Node {
             return;
         }
         let mut room = window - link.in_flight.len();
+        // Bundles already on their way to this peer over another link (two sessions to one
+        // peer, e.g. one it opened and one we opened): one copy in flight is enough.
+        let elsewhere: BTreeSet<BundleKey> = self
+            .links
+            .iter()
+            .filter(|(other, l)| **other != id && l.peer.as_ref() == Some(&peer))
+            .flat_map(|(_, l)| l.in_flight.iter().copied())
+            .collect();
         let mut cursor = link.cursor;
         let mut picks = Vec::new();
         for entry in self.table.range_from(link.cursor) {
@@ -68,6 +76,7 @@ impl Node {
             cursor = BundleKey(entry.key.0 + 1);
             if !entry.durable
                 || link.in_flight.contains(&entry.key)
+                || elsewhere.contains(&entry.key)
                 || link.refused.contains(&entry.key)
                 || entry.meta.forwarded_to.contains(&peer)
                 || entry.id.source == peer

@@ -582,3 +582,15 @@ fn duplicate_refusal_from_the_destination_releases_the_bundle() {
     assert_eq!(net.hosts[1].node.counters().refused_duplicate, 1);
     assert_eq!(net.hosts[0].node.stored_bundles(), 0);
 }
+
+#[test]
+fn two_links_to_one_peer_carry_each_bundle_once() {
+    let mut net = Net::new(&["a", "b"], RouterKind::Epidemic);
+    net.hosts[1].auto_flush = false; // keep transfers in flight
+    for i in 0..3 {
+        net.submit(0, "dtn://z/x", &format!("once {i}"));
+    }
+    net.connect(0, 1);
+    net.connect(0, 1); // a second session to the same peer
+    assert_eq!(net.hosts[1].node.counters().received, 3);
+}

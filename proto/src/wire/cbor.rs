@@ -336,39 +336,54 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Appends CBOR items to a `Vec<u8>` in deterministic (shortest) form.
+/// Appends CBOR items to a `Vec<u8>` in deterministic (shortest) form. Inlined with one
+/// `extend_from_slice` per item: encoding is a sequence of these, and the per-call cost showed.
+#[inline]
 pub(crate) fn write_header(out: &mut Vec<u8>, major: u8, arg: u64) {
     let mt = major << 5;
     if arg < 24 {
         out.push(mt | arg as u8);
-    } else if arg <= 0xff {
-        out.extend_from_slice(&[mt | 24, arg as u8]);
-    } else if arg <= 0xffff {
-        out.push(mt | 25);
-        out.extend_from_slice(&(arg as u16).to_be_bytes());
-    } else if arg <= 0xffff_ffff {
-        out.push(mt | 26);
-        out.extend_from_slice(&(arg as u32).to_be_bytes());
-    } else {
-        out.push(mt | 27);
-        out.extend_from_slice(&arg.to_be_bytes());
+        return;
     }
+    let mut buf = [0u8; 9];
+    let len = if arg <= 0xff {
+        buf[0] = mt | 24;
+        buf[1] = arg as u8;
+        2
+    } else if arg <= 0xffff {
+        buf[0] = mt | 25;
+        buf[1..3].copy_from_slice(&(arg as u16).to_be_bytes());
+        3
+    } else if arg <= 0xffff_ffff {
+        buf[0] = mt | 26;
+        buf[1..5].copy_from_slice(&(arg as u32).to_be_bytes());
+        5
+    } else {
+        buf[0] = mt | 27;
+        buf[1..9].copy_from_slice(&arg.to_be_bytes());
+        9
+    };
+    out.extend_from_slice(&buf[..len]);
 }
 
+#[inline]
 pub(crate) fn write_uint(out: &mut Vec<u8>, v: u64) {
     write_header(out, 0, v);
 }
 
+#[inline]
 pub(crate) fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
     write_header(out, 2, b.len() as u64);
     out.extend_from_slice(b);
 }
 
+#[inline]
 pub(crate) fn write_text(out: &mut Vec<u8>, s: &str) {
     write_header(out, 3, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
 
+#[inline]
 pub(crate) fn write_array(out: &mut Vec<u8>, len: u64) {
     write_header(out, 4, len);
 }
