@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use proto::node::{
-    BundleKey, BundleSummary, Input, LinkId, Node, Output, RefuseReason, RegisterError, Report,
-    RxId, StoreOp, Submit, SubmitError, TxOutcome, TxToken,
+    BundleKey, BundleSummary, Counters, Input, LinkId, Node, Output, RefuseReason, RegisterError,
+    Report, RxId, StoreOp, Submit, SubmitError, TxOutcome, TxToken,
 };
 use proto::wire::{Bundle, BundleFlags, Eid};
 use serde::Serialize;
@@ -181,34 +181,7 @@ pub struct StatusView {
     /// Seconds since start.
     pub uptime_secs: u64,
     /// Counters.
-    pub counters: CountersView,
-}
-
-/// Engine counters, serializable.
-#[derive(Debug, Clone, Serialize)]
-pub struct CountersView {
-    /// Received from peers.
-    pub received: u64,
-    /// Admitted.
-    pub admitted: u64,
-    /// Refused as duplicates.
-    pub refused_duplicate: u64,
-    /// Refused for storage.
-    pub refused_storage: u64,
-    /// Refused as invalid.
-    pub refused_invalid: u64,
-    /// Submitted locally.
-    pub submitted: u64,
-    /// Forwarded.
-    pub forwarded: u64,
-    /// Failed transmissions.
-    pub forward_failed: u64,
-    /// Delivered locally.
-    pub delivered: u64,
-    /// Expired.
-    pub expired: u64,
-    /// Relay copies evicted to make room.
-    pub evicted: u64,
+    pub counters: Counters,
 }
 
 struct LinkInfo {
@@ -403,7 +376,6 @@ impl Driver {
     }
 
     fn status(&self, now: proto::node::Now) -> StatusView {
-        let c = self.node.counters();
         StatusView {
             node_id: self.node.node_id().to_string(),
             router: self.node.router_name(),
@@ -412,19 +384,7 @@ impl Driver {
             links: self.links.len(),
             registrations: self.node.registrations().map(ToString::to_string).collect(),
             uptime_secs: now.mono.as_micros() / 1_000_000,
-            counters: CountersView {
-                received: c.received,
-                admitted: c.admitted,
-                refused_duplicate: c.refused_duplicate,
-                refused_storage: c.refused_storage,
-                refused_invalid: c.refused_invalid,
-                submitted: c.submitted,
-                forwarded: c.forwarded,
-                forward_failed: c.forward_failed,
-                delivered: c.delivered,
-                expired: c.expired,
-                evicted: c.evicted,
-            },
+            counters: self.node.counters(),
         }
     }
 

@@ -408,37 +408,12 @@ pub struct StatusJson {
     pub counters: CountersJson,
 }
 
-/// Running totals since the node started (they restart at zero with the node).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CountersJson {
-    /// Bundles received from peers (valid or not).
-    pub received: u64,
-    /// Received bundles admitted to storage.
-    pub admitted: u64,
-    /// Refused as duplicates.
-    pub refused_duplicate: u64,
-    /// Refused for lack of storage.
-    pub refused_storage: u64,
-    /// Refused as invalid.
-    pub refused_invalid: u64,
-    /// Submitted by local applications (status reports included).
-    pub submitted: u64,
-    /// Transmissions a peer accepted.
-    pub forwarded: u64,
-    /// Transmissions that failed or were refused.
-    pub forward_failed: u64,
-    /// Deliveries to local applications.
-    pub delivered: u64,
-    /// Bundles that expired here.
-    pub expired: u64,
-    /// Relay copies evicted to make room.
-    #[serde(default)]
-    pub evicted: u64,
-}
+/// Running totals since the node started (they restart at zero with the node): the engine's
+/// own record, serialized as is.
+pub type CountersJson = proto::node::Counters;
 
 impl From<StatusView> for StatusJson {
     fn from(s: StatusView) -> Self {
-        let c = s.counters;
         Self {
             node_id: s.node_id,
             router: s.router.to_owned(),
@@ -447,19 +422,7 @@ impl From<StatusView> for StatusJson {
             links: s.links,
             registrations: s.registrations,
             uptime_secs: s.uptime_secs,
-            counters: CountersJson {
-                received: c.received,
-                admitted: c.admitted,
-                refused_duplicate: c.refused_duplicate,
-                refused_storage: c.refused_storage,
-                refused_invalid: c.refused_invalid,
-                submitted: c.submitted,
-                forwarded: c.forwarded,
-                forward_failed: c.forward_failed,
-                delivered: c.delivered,
-                expired: c.expired,
-                evicted: c.evicted,
-            },
+            counters: s.counters,
         }
     }
 }

@@ -159,8 +159,10 @@ pub enum RegisterError {
     Null,
 }
 
-/// Running totals, for operators and benchmarks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Running totals, for operators and benchmarks. Serializable as is: the daemon's status API
+/// and the CLI read the same record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Counters {
     /// Bundles received from peers (valid or not).
     pub received: u64,
