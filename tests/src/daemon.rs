@@ -171,7 +171,14 @@ impl TernNode {
 
     fn try_get(&self, path: &str) -> Option<Value> {
         let mut resp = Self::agent().get(&self.url(path)).call().ok()?;
-        resp.body_mut().read_json::<Value>().ok()
+        // Mailbox pages of large bundles exceed ureq's default 10 MB answer limit.
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .ok()?;
+        serde_json::from_slice(&body).ok()
     }
 
     /// GET a JSON document from the API.

@@ -185,3 +185,46 @@ fn full_store_refuses_transfers_and_keeps_serving() {
     // b is still healthy and still reachable.
     assert_eq!(b.status()["node_id"], "dtn://b/");
 }
+
+#[test]
+fn large_bundles_cross_in_both_directions_at_once() {
+    // Both sides write megabytes at each other over one session: a link task that stopped
+    // reading while it wrote would deadlock here.
+    const N: usize = 12;
+    let dir = tempfile::tempdir().unwrap();
+    let b = TernNode::start(
+        "b",
+        &dir.path().join("b"),
+        NodeOptions {
+            registrations: vec!["dtn://b/inbox".into()],
+            ..NodeOptions::default()
+        },
+    );
+    let a = TernNode::start(
+        "a",
+        &dir.path().join("a"),
+        NodeOptions {
+            peers: vec![b.tcpcl.to_string()],
+            registrations: vec!["dtn://a/inbox".into()],
+            ..NodeOptions::default()
+        },
+    );
+    let big = |tag: &str, i: usize| format!("{tag}{i:02}{}", "z".repeat(1 << 20));
+    for i in 0..N {
+        a.send("dtn://b/inbox", &big("ab", i));
+        b.send("dtn://a/inbox", &big("ba", i));
+    }
+    let at_b = b.receive_n("dtn://b/inbox", N, Duration::from_secs(60));
+    let at_a = a.receive_n("dtn://a/inbox", N, Duration::from_secs(60));
+    let prefixes =
+        |v: &[String]| -> BTreeSet<String> { v.iter().map(|p| p[..4].to_owned()).collect() };
+    assert_eq!(
+        prefixes(&at_b),
+        (0..N).map(|i| format!("ab{i:02}")).collect()
+    );
+    assert_eq!(
+        prefixes(&at_a),
+        (0..N).map(|i| format!("ba{i:02}")).collect()
+    );
+    assert!(at_a.iter().chain(&at_b).all(|p| p.len() == 4 + (1 << 20)));
+}
