@@ -32,6 +32,24 @@ pub struct NodeOptions {
     pub router: Option<String>,
 }
 
+impl NodeOptions {
+    /// A node that keeps bundles for `endpoint` until they are read.
+    pub fn receiving(endpoint: &str) -> Self {
+        Self {
+            registrations: vec![endpoint.to_owned()],
+            ..Self::default()
+        }
+    }
+
+    /// A node with `node` as its static TCPCL peer.
+    pub fn peer_of(node: &TernNode) -> Self {
+        Self {
+            peers: vec![node.tcpcl.to_string()],
+            ..Self::default()
+        }
+    }
+}
+
 /// A running `tern node`.
 #[derive(Debug)]
 pub struct TernNode {
@@ -129,27 +147,17 @@ impl TernNode {
     }
 
     fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Some(child) = self.child.as_mut()
-                && let Ok(Some(status)) = child.try_wait()
-            {
-                panic!(
-                    "tern node {} exited during start-up ({status}); log:\n{}",
-                    self.name,
-                    self.log()
-                );
-            }
-            if self.try_get("/api/v1/status").is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "tern node {} did not answer in 20 s; log:\n{}",
-            self.name,
-            self.log()
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let what = format!("tern node {}", self.name);
+        crate::wait_until_ready(
+            &mut child,
+            &what,
+            || self.log(),
+            || self.try_get("/api/v1/status").is_some(),
         );
+        self.child = Some(child);
     }
 
     /// The node's log so far.
@@ -158,11 +166,7 @@ impl TernNode {
     }
 
     fn agent() -> ureq::Agent {
-        // Every request is bounded: a wedged node fails the test instead of hanging it.
-        ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(75)))
-            .build()
-            .into()
+        crate::bounded_agent(Duration::from_secs(75))
     }
 
     fn url(&self, path: &str) -> String {

@@ -218,28 +218,18 @@ impl Dtnd {
     }
 
     fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Some(child) = self.child.as_mut()
-                && let Ok(Some(status)) = child.try_wait()
-            {
-                panic!(
-                    "dtnd {} exited during start-up ({status}); log:\n{}",
-                    self.name,
-                    self.log()
-                );
-            }
-            // The TCP CLA starts before the HTTP server, so an answer means both are up.
-            if self.try_get("/status/nodeid").is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "dtnd {} did not answer in 20 s; log:\n{}",
-            self.name,
-            self.log()
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let what = format!("dtnd {}", self.name);
+        // The TCP CLA starts before the HTTP server, so an answer means both are up.
+        crate::wait_until_ready(
+            &mut child,
+            &what,
+            || self.log(),
+            || self.try_get("/status/nodeid").is_some(),
         );
+        self.child = Some(child);
     }
 
     /// dtnd's log so far.
@@ -248,11 +238,7 @@ impl Dtnd {
     }
 
     fn agent() -> ureq::Agent {
-        // Every request is bounded: a wedged dtnd fails the test instead of hanging it.
-        ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into()
+        crate::bounded_agent(Duration::from_secs(60))
     }
 
     fn url(&self, path: &str) -> String {

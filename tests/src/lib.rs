@@ -94,3 +94,33 @@ fn cargo_build(package: &str, bin: &str) -> PathBuf {
 
 pub mod daemon;
 pub mod dtn7;
+
+/// Waits (at most 20 s) until `ready` answers true for a process just started, failing the test
+/// with the process's log if it exits first or never answers. Shared by every process wrapper.
+pub fn wait_until_ready(
+    child: &mut std::process::Child,
+    what: &str,
+    log: impl Fn() -> String,
+    mut ready: impl FnMut() -> bool,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited during start-up ({status}); log:\n{}", log());
+        }
+        if ready() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{what} did not answer in 20 s; log:\n{}", log());
+}
+
+/// An HTTP agent whose every request is bounded: a wedged process fails the test instead of
+/// hanging it.
+pub fn bounded_agent(timeout: std::time::Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .build()
+        .into()
+}

@@ -90,10 +90,7 @@ fn hostile_peers_are_cut_off_and_the_node_keeps_serving() {
     let b = TernNode::start(
         "b",
         &dir.path().join("b"),
-        NodeOptions {
-            registrations: vec!["dtn://b/inbox".into()],
-            ..NodeOptions::default()
-        },
+        NodeOptions::receiving("dtn://b/inbox"),
     );
 
     // 1. Not TCPCL at all.
@@ -166,14 +163,7 @@ fn hostile_peers_are_cut_off_and_the_node_keeps_serving() {
     );
 
     // 6. The node still serves a well-behaved tern peer and its API.
-    let a = TernNode::start(
-        "a",
-        &dir.path().join("a"),
-        NodeOptions {
-            peers: vec![b.tcpcl.to_string()],
-            ..NodeOptions::default()
-        },
-    );
+    let a = TernNode::start("a", &dir.path().join("a"), NodeOptions::peer_of(&b));
     a.send("dtn://b/inbox", "still alive");
     assert_eq!(
         b.receive_n("dtn://b/inbox", 1, Duration::from_secs(20)),

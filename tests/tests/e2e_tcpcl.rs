@@ -25,19 +25,9 @@ fn two_nodes_exchange_a_bundle_over_tcpcl() {
     let b = TernNode::start(
         "b",
         &dir.path().join("b"),
-        NodeOptions {
-            registrations: vec!["dtn://b/inbox".into()],
-            ..NodeOptions::default()
-        },
+        NodeOptions::receiving("dtn://b/inbox"),
     );
-    let a = TernNode::start(
-        "a",
-        &dir.path().join("a"),
-        NodeOptions {
-            peers: vec![b.tcpcl.to_string()],
-            ..NodeOptions::default()
-        },
-    );
+    let a = TernNode::start("a", &dir.path().join("a"), NodeOptions::peer_of(&b));
     a.send("dtn://b/inbox", "hello over tcpcl");
     let got = b.receive_n("dtn://b/inbox", 1, Duration::from_secs(20));
     assert_eq!(got, ["hello over tcpcl"], "log of a:\n{}", a.log());
@@ -53,10 +43,7 @@ fn restart_keeps_stored_bundles_and_forwards_them_afterwards() {
     let b = TernNode::start(
         "b",
         &dir.path().join("b"),
-        NodeOptions {
-            registrations: vec!["dtn://b/inbox".into()],
-            ..NodeOptions::default()
-        },
+        NodeOptions::receiving("dtn://b/inbox"),
     );
     // a starts with no peer, so the bundles wait in its store.
     let mut a = TernNode::start("a", &dir.path().join("a"), NodeOptions::default());
@@ -66,14 +53,7 @@ fn restart_keeps_stored_bundles_and_forwards_them_afterwards() {
     assert_eq!(a.status()["bundles"], 5);
     a.stop();
     // Same data directory, now with b as a peer.
-    let mut a = TernNode::start(
-        "a",
-        &a.dir.clone(),
-        NodeOptions {
-            peers: vec![b.tcpcl.to_string()],
-            ..NodeOptions::default()
-        },
-    );
+    let mut a = TernNode::start("a", &a.dir.clone(), NodeOptions::peer_of(&b));
     let got: BTreeSet<String> = b
         .receive_n("dtn://b/inbox", 5, Duration::from_secs(30))
         .into_iter()
@@ -90,19 +70,9 @@ fn killing_the_receiver_never_loses_an_acknowledged_bundle() {
     let mut b = TernNode::start(
         "b",
         &dir.path().join("b"),
-        NodeOptions {
-            registrations: vec!["dtn://b/inbox".into()],
-            ..NodeOptions::default()
-        },
+        NodeOptions::receiving("dtn://b/inbox"),
     );
-    let a = TernNode::start(
-        "a",
-        &dir.path().join("a"),
-        NodeOptions {
-            peers: vec![b.tcpcl.to_string()],
-            ..NodeOptions::default()
-        },
-    );
+    let a = TernNode::start("a", &dir.path().join("a"), NodeOptions::peer_of(&b));
     // a streams to b from another thread while b loses power four times.
     let api = a.api;
     let sender = std::thread::spawn(move || {
@@ -160,14 +130,7 @@ fn full_store_refuses_transfers_and_keeps_serving() {
             ..NodeOptions::default()
         },
     );
-    let a = TernNode::start(
-        "a",
-        &dir.path().join("a"),
-        NodeOptions {
-            peers: vec![b.tcpcl.to_string()],
-            ..NodeOptions::default()
-        },
-    );
+    let a = TernNode::start("a", &dir.path().join("a"), NodeOptions::peer_of(&b));
     let filler = "x".repeat(900);
     for i in 0..10 {
         // For a third node: b carries them, up to its quota.
@@ -198,10 +161,7 @@ fn large_bundles_cross_in_both_directions_at_once() {
     let b = TernNode::start(
         "b",
         &dir.path().join("b"),
-        NodeOptions {
-            registrations: vec!["dtn://b/inbox".into()],
-            ..NodeOptions::default()
-        },
+        NodeOptions::receiving("dtn://b/inbox"),
     );
     let a = TernNode::start(
         "a",
