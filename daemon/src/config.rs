@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use proto::node::Config as NodeConfig;
+use proto::node::{Config as NodeConfig, LinkShaping, StorageShares};
 use proto::routing::RouterKind;
 use proto::wire::{DecodeLimits, Eid};
 use serde::Deserialize;
@@ -79,12 +79,30 @@ pub struct NodeSection {
     pub id: Option<String>,
     /// Data directory; default the user's data directory + `tern`.
     pub data_dir: Option<PathBuf>,
-    /// Routing strategy: `epidemic` (default) or `direct`.
-    pub router: Option<String>,
+    /// Routing strategy: a name — `epidemic` (default), `direct`, `first-contact`,
+    /// `spray-and-wait` or `spray-and-wait:L` — or a table with parameters:
+    /// `{ strategy = "static-routes", routes = [{ pattern = "dtn://c/*", via = "dtn://b/" }] }`,
+    /// `{ strategy = "contact-plan", plan = "a contact +0 +3600 1 2 100000" }`.
+    pub router: Option<RouterSetting>,
+    /// Per-class storage shares (`bulk_max_percent`, `normal_max_percent`, `high_max_percent`,
+    /// `emergency_reserve_percent`); defaults 50 / 90 / 100 / 10.
+    pub storage_shares: Option<StorageShares>,
+    /// Link shaping (`max_alert_delay_ms`, `default_rate` in bytes/s); defaults 2000 / 125000.
+    pub shaping: Option<LinkShaping>,
     /// Most bytes of bundles stored.
     pub storage_quota: Option<u64>,
     /// Seed for the node's random generator; default derived from the node ID.
     pub seed: Option<u64>,
+}
+
+/// `node.router`: a strategy's name, or a table naming it (`strategy`) with its parameters.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RouterSetting {
+    /// `"spray-and-wait:8"`.
+    Name(String),
+    /// `{ strategy = "static-routes", routes = [...] }`.
+    Table(RouterKind),
 }
 
 /// `[tcpcl]`.
@@ -97,7 +115,15 @@ pub struct TcpclSection {
     pub keepalive_secs: Option<u16>,
     /// Largest segment we accept.
     pub segment_mru: Option<u64>,
+    /// Most bundles in flight per link (sent, not yet acknowledged); default
+    /// [`DEFAULT_WINDOW`].
+    pub window: Option<usize>,
 }
+
+/// Bundles in flight per link by default. A receiver acknowledges only after its group commit,
+/// so a link carries about one window per flush and round trip: 64 keeps a loopback link of
+/// 100-byte bundles above 5,000 bundles/s with flushes of a few milliseconds.
+pub const DEFAULT_WINDOW: usize = 64;
 
 /// `[api]`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -188,13 +214,25 @@ impl FileConfig {
             None => default_node_id(),
         };
         let mut node = NodeConfig::new(node_id.clone());
+        node.window_per_link = self.tcpcl.window.unwrap_or(DEFAULT_WINDOW).max(1);
         if let Some(router) = &self.node.router {
-            node.router = router
-                .parse::<RouterKind>()
-                .map_err(|e| ConfigError::Invalid {
-                    key: "node.router",
-                    message: e.to_string(),
-                })?;
+            let invalid = |e: proto::routing::RouterConfigError| ConfigError::Invalid {
+                key: "node.router",
+                message: e.to_string(),
+            };
+            node.router = match router {
+                RouterSetting::Name(name) => name.parse::<RouterKind>().map_err(invalid)?,
+                RouterSetting::Table(table) => {
+                    table.validate().map_err(invalid)?;
+                    table.clone()
+                }
+            };
+        }
+        if let Some(shares) = self.node.storage_shares {
+            node.storage_shares = shares;
+        }
+        if let Some(shaping) = self.node.shaping {
+            node.shaping = shaping;
         }
         if let Some(q) = self.node.storage_quota {
             node.storage_quota = q;
@@ -298,6 +336,25 @@ mod tests {
         let err = FileConfig::parse("[node]\nid = \"dtn://a/\"\nrouterr = \"x\"\n").unwrap_err();
         assert!(err.contains("line 3"), "{err}");
         assert!(err.contains("routerr"), "{err}");
+    }
+
+    #[test]
+    fn every_router_is_selected_from_the_file_alone() {
+        let resolve = |text: &str| FileConfig::parse(text).unwrap().resolve(None);
+        let s = resolve("[node]\nid = \"dtn://a/\"\nrouter = \"spray-and-wait:4\"\n").unwrap();
+        assert_eq!(s.node.router, RouterKind::SprayAndWait { copies: 4 });
+        let s = resolve(
+            "[node]\nid = \"dtn://a/\"\nrouter = { strategy = \"static-routes\", routes = \
+             [{ pattern = \"dtn://c/*\", via = \"dtn://b/\" }] }\n",
+        )
+        .unwrap();
+        assert_eq!(s.node.router.name(), "static-routes");
+        let err = resolve(
+            "[node]\nid = \"dtn://a/\"\nrouter = { strategy = \"contact-plan\", plan = \
+             \"a contact +9 +1 1 2 5\" }\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("node.router"), "{err}");
     }
 
     #[test]

@@ -5,9 +5,12 @@
 //! - link tasks (one per convergence-layer session) send [`LinkEvent`]s and receive
 //!   [`LinkCommand`]s;
 //! - the local API sends [`Command`]s with a reply channel;
+//! - the store ops and deliveries of one turn of the loop (one input and every output it
+//!   caused) go to the store as one [`WriteBatch`];
 //! - the store is flushed in the background (group commit): all ops applied before a flush
 //!   started are durable when it ends, and only then does the node hear `Input::Stored`, so a
-//!   peer's transfer is acknowledged only once its bundle would survive a power cut.
+//!   peer's transfer is acknowledged only once its bundle would survive a power cut. While a
+//!   flush runs, the turns go on and their batches wait for the next flush.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -25,7 +28,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
 
 use crate::clock::Clock;
-use crate::store::{MailboxRecord, SledStore};
+use crate::store::{MailboxRecord, SledStore, WriteBatch};
 
 /// What a link task tells the driver.
 #[derive(Debug)]
@@ -215,6 +218,12 @@ pub struct Driver {
     link_events: mpsc::UnboundedReceiver<LinkEvent>,
     links: BTreeMap<LinkId, LinkInfo>,
     deliveries: broadcast::Sender<DeliveryNotice>,
+    /// This turn's store ops and deliveries, committed at the end of the turn.
+    batch: WriteBatch,
+    /// Keys whose `PutBundle` is in `batch`.
+    batch_keys: Vec<BundleKey>,
+    /// Deliveries in `batch`, announced once it is committed.
+    batch_deliveries: Vec<DeliveryNotice>,
     /// Keys whose `PutBundle` was applied since the last flush started.
     unflushed: Vec<BundleKey>,
     dirty: bool,
@@ -253,6 +262,9 @@ impl Driver {
             link_events,
             links: BTreeMap::new(),
             deliveries,
+            batch: WriteBatch::default(),
+            batch_keys: Vec::new(),
+            batch_deliveries: Vec::new(),
             unflushed: Vec::new(),
             dirty: false,
             flushing: false,
@@ -278,6 +290,22 @@ impl Driver {
                     let now = self.clock.now();
                     self.node.handle(now, Input::Timeout);
                 }
+            }
+            // What else is already waiting joins this turn, so that all of it goes to the store
+            // as one batch (a burst of acks or submissions costs one sled write, not one each).
+            // The engine queues its outputs in order, so handling several inputs before carrying
+            // them out changes nothing else.
+            for _ in 0..MAX_EVENTS_PER_TURN {
+                let Ok(event) = self.link_events.try_recv() else {
+                    break;
+                };
+                self.link_event(event);
+            }
+            for _ in 0..MAX_EVENTS_PER_TURN {
+                let Ok(cmd) = self.commands.try_recv() else {
+                    break;
+                };
+                self.command(cmd);
             }
             self.drain_outputs();
         }
@@ -342,6 +370,7 @@ impl Driver {
                         expires: proto::wire::DtnTime(0),
                         forwarded_to: Vec::new(),
                         durable: false,
+                        priority: proto::wire::Priority::default(),
                     })
                 });
                 let _ = reply.send(result);
@@ -388,8 +417,13 @@ impl Driver {
         }
     }
 
-    /// Carries out every pending output, in order.
+    /// Carries out every pending output, in order, then commits the turn's store batch.
     fn drain_outputs(&mut self) {
+        self.carry_out_outputs();
+        self.commit();
+    }
+
+    fn carry_out_outputs(&mut self) {
         while let Some(out) = self.node.poll_output() {
             match out {
                 Output::Store(op) => self.apply(op),
@@ -423,24 +457,45 @@ impl Driver {
                 }
                 Output::Deliver { endpoint, key } => self.deliver(endpoint, key),
                 Output::Report(report) => log_report(&report),
+                Output::Control { link, .. } => {
+                    // No link here declares a control channel (`Input::ControlReady`).
+                    debug!(%link, "control message dropped: the link has no control channel");
+                }
             }
         }
     }
 
+    /// Stages a store op in this turn's batch (in order: later reads see it).
     fn apply(&mut self, op: StoreOp) {
-        if let StoreOp::PutBundle { key, .. } = &op {
-            self.unflushed.push(*key);
-        }
-        if let Err(e) = self.store.apply(&op) {
+        if let Err(e) = self.store.stage(&mut self.batch, &op) {
             // The op is lost; for a PutBundle the node never hears Stored, so the peer is never
             // acknowledged and will offer the bundle again.
             warn!(error = %e, "store write failed");
-            if let StoreOp::PutBundle { key, .. } = op {
-                self.unflushed.retain(|k| *k != key);
-            }
             return;
         }
+        if let StoreOp::PutBundle { key, .. } = op {
+            self.batch_keys.push(key);
+        }
+    }
+
+    /// Applies this turn's batch (one sled batch per tree) and announces its deliveries.
+    fn commit(&mut self) {
+        let batch = std::mem::take(&mut self.batch);
+        let keys = std::mem::take(&mut self.batch_keys);
+        let notices = std::mem::take(&mut self.batch_deliveries);
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.commit(batch) {
+            // As for one lost op: no Stored for these bundles, so no peer is acknowledged.
+            warn!(error = %e, bundles = keys.len(), "store batch failed");
+            return;
+        }
+        self.unflushed.extend(keys);
         self.dirty = true;
+        for notice in notices {
+            let _ = self.deliveries.send(notice);
+        }
     }
 
     fn maybe_flush(&mut self) {
@@ -490,7 +545,7 @@ impl Driver {
         let Some(info) = self.links.get(&link) else {
             return Err("link is gone");
         };
-        let bytes = match self.store.bundle(key) {
+        let bytes = match self.store.bundle_in(&self.batch, key) {
             Ok(Some(b)) => b,
             Ok(None) => return Err("bundle not in store"),
             Err(_) => return Err("store read failed"),
@@ -510,8 +565,8 @@ impl Driver {
     }
 
     fn deliver(&mut self, endpoint: Eid, key: BundleKey) {
-        let bundle = match self.store.bundle(key) {
-            Ok(Some(bytes)) => Bundle::decode(bytes),
+        let stored = match self.store.bundle_in(&self.batch, key) {
+            Ok(Some(bytes)) => bytes,
             Ok(None) => {
                 warn!(%key, "bundle to deliver is not in the store");
                 return;
@@ -521,7 +576,7 @@ impl Driver {
                 return;
             }
         };
-        let Ok(bundle) = bundle else {
+        let Ok(bundle) = Bundle::decode(stored.clone()) else {
             warn!(%key, "stored bundle does not decode");
             return;
         };
@@ -533,17 +588,21 @@ impl Driver {
             payload: bundle.payload().clone(),
             admin_record: p.flags.contains(BundleFlags::ADMIN_RECORD),
         };
-        match self.store.deliver(&endpoint, &record) {
-            Ok(seq) => {
-                self.dirty = true;
-                let _ = self.deliveries.send(DeliveryNotice { endpoint, seq });
-            }
+        match self
+            .store
+            .stage_delivery(&mut self.batch, &endpoint, key, &stored, &record)
+        {
+            Ok(seq) => self.batch_deliveries.push(DeliveryNotice { endpoint, seq }),
             Err(e) => warn!(%key, error = %e, "mailbox write failed"),
         }
     }
 }
 
 const LINK_ENDED: &str = "link task has ended";
+
+/// Most link events (and, separately, API commands) taken into one turn besides the one that
+/// woke the driver: enough to batch a window of acks, few enough to keep a turn short.
+const MAX_EVENTS_PER_TURN: usize = 256;
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
@@ -566,5 +625,8 @@ fn log_report(report: &Report) {
         Report::Forwarded { key, link } => debug!(%key, %link, "bundle forwarded"),
         Report::Delivered { key, endpoint } => info!(%key, %endpoint, "bundle delivered"),
         Report::Deleted { key, reason } => debug!(%key, %reason, "bundle deleted"),
+        Report::ControlFailed { link, error } => {
+            debug!(%link, error = ?error, "control channel failed");
+        }
     }
 }

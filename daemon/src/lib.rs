@@ -10,6 +10,7 @@
 //! How to drive it: `tern node` (see [`cli::node`]) or, embedded, [`runtime::run`] with
 //! [`config::Settings`] and a shutdown future.
 
+pub mod alerts;
 pub mod api;
 pub mod cla;
 pub mod cli;

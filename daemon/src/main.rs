@@ -7,6 +7,7 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
+use tern_daemon::cli::alert::{self, AlertCmd};
 use tern_daemon::cli::bundle::{self, BundleCmd};
 use tern_daemon::cli::client::ClientError;
 use tern_daemon::cli::info::{self, InfoArgs, InfoView};
@@ -34,6 +35,9 @@ enum Command {
     Status(InfoArgs),
     /// List the bundles the node stores.
     Bundles(InfoArgs),
+    /// Early-warning alerts (CAP 1.2): send one, list those in force.
+    #[command(subcommand)]
+    Alert(AlertCmd),
 }
 
 /// A failed command, whatever its error type: the line to print and the exit code.
@@ -94,6 +98,9 @@ fn main() -> ExitCode {
         }
         Command::Bundles(args) => {
             info::run(InfoView::Bundles, &args, &mut stdout).map_err(Failure::from)
+        }
+        Command::Alert(cmd) => {
+            alert::run(&cmd, &mut io::stdin().lock(), &mut stdout).map_err(Failure::from)
         }
     };
     match result {

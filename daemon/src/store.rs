@@ -1,10 +1,11 @@
 //! The daemon's durable store: a node's [`StoreOp`]s kept in sled, and the mailboxes of local
 //! applications.
 //!
-//! What it is: the disk behind `proto::node`'s storage effects. The driver applies each
-//! `Output::Store` op with [`SledStore::apply`] in order, then makes a whole group of them durable
-//! with one [`SledStore::flush`] (group commit: many ops, one fsync) and only then reports
-//! `Input::Stored`. On restart, [`SledStore::restored`] gives `Node::new` what it recovers. The
+//! What it is: the disk behind `proto::node`'s storage effects. The driver collects the
+//! `Output::Store` ops (and mailbox deliveries) of one turn of its loop in a [`WriteBatch`], in
+//! order, applies them with one [`SledStore::commit`] (one sled batch per tree instead of one
+//! per op), then makes a whole group of turns durable with one [`SledStore::flush`] (group
+//! commit: many ops, one fsync) and only then reports `Input::Stored`. On restart, [`SledStore::restored`] gives `Node::new` what it recovers. The
 //! semantics are exactly those of `proto::node::store::StoreState`; the conformance test in
 //! `tests/tests/store_conformance.rs` checks that op for op.
 //!
@@ -17,12 +18,19 @@
 //! |------------------------------------|-----------------------------------------|
 //! | `V`                                | format version, `u32` big-endian        |
 //! | `B` + bundle key (`u64` big-endian)| the encoded bundle, exactly as received |
+//! | `F` + bundle key (`u64` big-endian)| postcard(`FileRef`): the bundle is a file (see below) |
 //! | `M` + bundle key (`u64` big-endian)| postcard([`BundleMeta`])                |
 //! | `T` + postcard([`BundleId`])       | postcard([`DtnTime`]): the tombstone's end |
 //! | `R` + endpoint URI text            | empty: a registration                   |
+//! | `S`                                | the router's state (`StoreOp::PutRouterState`) |
+//!
+//! A bundle of at least [`FILE_MIN`] bytes is not in sled but in a file of directory `files/`,
+//! named by a number from sled's id generator; its `F` record says which (see [`files`] for
+//! why, and for the crash-safety rules). A bundle has either a `B` or an `F` record.
 //!
 //! Tree `mailbox` holds deliveries waiting for their application (see [`MailboxRecord`]):
-//! endpoint URI text + `0x00` + sequence number (`u64` big-endian) → postcard(record). EID text
+//! endpoint URI text + `0x00` + sequence number (`u64` big-endian) → postcard(record), where the
+//! record either holds its payload or names the stored file and byte range that hold it. EID text
 //! never contains `0x00`, so one endpoint's records form one contiguous, ordered key range.
 //!
 //! Big-endian numbers make sled's byte order the numeric order: bundles come back in admission
@@ -37,8 +45,7 @@
 //! bundle is dropped, and an unreadable tombstone or registration is skipped. Each case logs a
 //! warning naming the record's key.
 
-use std::collections::BTreeMap;
-use std::convert::Infallible;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -48,15 +55,23 @@ use bytes::Bytes;
 use proto::node::{BundleKey, BundleMeta, Restored, StoreOp, StoredBundle};
 use proto::wire::{BundleId, DtnTime, Eid};
 use serde::Serialize;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+mod files;
 mod mailbox;
 
+use files::{FileRef, Files};
+pub use files::FILE_MIN;
 pub use mailbox::MailboxRecord;
 
 /// The layout version this build reads and writes. Bump it whenever the layout above changes,
 /// so an older or newer tern refuses a store it would misread instead of corrupting it.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 added file-backed bundles (`F` records, `files/`), file-backed mailbox records and
+/// the router state record.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// sled's page cache. Its default (1 GiB) is far more than a node needs once large bundles
+/// are files: the records left are small, and the operating system caches the disk anyway.
+pub const CACHE_CAPACITY: u64 = 16 << 20;
 
 /// Most ops applied between two flushes; [`SledStore::apply`] flushes on reaching it.
 ///
@@ -76,6 +91,9 @@ const NODE_TREE: &str = "node";
 const MAILBOX_TREE: &str = "mailbox";
 const VERSION_KEY: &[u8] = b"V";
 const BUNDLE: u8 = b'B';
+const FILE_BUNDLE: u8 = b'F';
+const ROUTER_STATE_KEY: &[u8] = b"S";
+const FILES_DIR: &str = "files";
 const META: u8 = b'M';
 const TOMBSTONE: u8 = b'T';
 const REGISTRATION: u8 = b'R';
@@ -131,6 +149,16 @@ pub enum StoreError {
         /// What sled reported.
         source: sled::Error,
     },
+    /// A bundle's or payload's file could not be written, read or synced.
+    #[error("store at {path}: {doing} failed: {source}")]
+    File {
+        /// The file (or the directory).
+        path: PathBuf,
+        /// What the store was doing.
+        doing: String,
+        /// What the system reported.
+        source: std::io::Error,
+    },
     /// A record could not be encoded (postcard refuses only what serde cannot express).
     #[error("cannot encode {what}: {source}")]
     Encode {
@@ -162,7 +190,37 @@ pub struct SledStore {
     db: sled::Db,
     node: sled::Tree,
     mailbox: sled::Tree,
+    files: Arc<Files>,
     backlog: Arc<Backlog>,
+}
+
+/// Store ops and mailbox deliveries of one turn of the driver, applied together by
+/// [`SledStore::commit`]: one sled batch per tree, however many ops.
+///
+/// Why: each sled `apply_batch` takes sled's write lock and reserves log space; at one batch per
+/// op a relaying node spent most of its time there (about 250 µs per bundle on a loaded
+/// 2-core machine). Staged ops are visible to [`SledStore::bundle_in`] before the commit, so
+/// the driver can transmit or deliver a bundle put in the same turn.
+#[derive(Debug, Default)]
+pub struct WriteBatch {
+    node: sled::Batch,
+    mailbox: sled::Batch,
+    /// Bundles put in this batch, for reads before the commit.
+    puts: BTreeMap<BundleKey, Bytes>,
+    /// Bundles deleted in this batch.
+    deleted: BTreeSet<BundleKey>,
+    /// File references dropped by this batch, released once it is applied.
+    released: Vec<u64>,
+    node_writes: usize,
+    mailbox_writes: usize,
+    bytes: usize,
+}
+
+impl WriteBatch {
+    /// Whether nothing was staged.
+    pub fn is_empty(&self) -> bool {
+        self.node_writes == 0 && self.mailbox_writes == 0 && self.released.is_empty()
+    }
 }
 
 /// Writes applied since the last flush, shared by every clone of a store.
@@ -195,18 +253,56 @@ impl SledStore {
                 source,
             },
         };
-        let db = sled::Config::new().path(dir).open().map_err(open_err)?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(CACHE_CAPACITY)
+            .open()
+            .map_err(open_err)?;
         let node = db.open_tree(NODE_TREE).map_err(open_err)?;
         let mailbox = db.open_tree(MAILBOX_TREE).map_err(open_err)?;
+        let files_dir = dir.join(FILES_DIR);
+        let files = Files::open(files_dir.clone()).map_err(|source| StoreError::File {
+            path: files_dir,
+            doing: "creating the file directory".to_owned(),
+            source,
+        })?;
         let store = Self {
             path,
             db,
             node,
             mailbox,
+            files: Arc::new(files),
             backlog: Arc::default(),
         };
         store.check_version()?;
+        store.count_file_refs()?;
         Ok(store)
+    }
+
+    /// Rebuilds the files' reference counts from the records and deletes unreferenced files.
+    fn count_file_refs(&self) -> Result<(), StoreError> {
+        for (key, value) in self.scan(FILE_BUNDLE)? {
+            let (Some(bundle), Ok(at)) = (key_of(&key), postcard::from_bytes::<FileRef>(&value))
+            else {
+                tracing::warn!(record = %describe_key(&key), "skipping an unreadable file record");
+                continue;
+            };
+            self.files.set_bundle(bundle, at);
+            self.files.add_ref(at.file);
+        }
+        self.count_mailbox_file_refs()?;
+        let removed = self
+            .files
+            .remove_unreferenced()
+            .map_err(|source| StoreError::File {
+                path: self.files.dir().to_path_buf(),
+                doing: "deleting unreferenced files".to_owned(),
+                source,
+            })?;
+        if removed > 0 {
+            tracing::info!(removed, "deleted files no record refers to (left by a crash)");
+        }
+        Ok(())
     }
 
     /// [`Self::open`], retrying for up to `wait` while the store is [`StoreError::Locked`].
@@ -265,97 +361,195 @@ impl SledStore {
         }
     }
 
-    /// Applies one op, atomically. Not yet durable: see [`Self::flush`]. Ops must be applied in
-    /// the order the node emitted them.
+    /// Applies one op, atomically: [`Self::stage`] and [`Self::commit`] of a batch of one.
+    /// Not yet durable: see [`Self::flush`]. Ops must be applied in the order the node emitted
+    /// them.
     ///
     /// Usually returns without touching the disk; after [`MAX_UNFLUSHED_OPS`] ops or
     /// [`MAX_UNFLUSHED_BYTES`] bytes since the last flush it flushes first (see there for why).
     pub fn apply(&self, op: &StoreOp) -> Result<(), StoreError> {
-        self.apply_unbounded(op)?;
-        let bytes = match op {
-            StoreOp::PutBundle { bytes, .. } => bytes.len(),
-            _ => 0,
-        };
-        self.note_write(bytes)
+        let mut batch = WriteBatch::default();
+        self.stage(&mut batch, op)?;
+        self.commit(batch)
     }
 
-    fn apply_unbounded(&self, op: &StoreOp) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
+    /// Adds `op` to `batch`. A bundle of at least [`FILE_MIN`] bytes is written to its file now
+    /// (its record comes with the batch); nothing is durable before [`Self::flush`].
+    pub fn stage(&self, batch: &mut WriteBatch, op: &StoreOp) -> Result<(), StoreError> {
         match op {
             StoreOp::PutBundle { key, bytes, meta } => {
-                batch.insert(&bundle_key(*key), bytes.as_ref());
-                batch.insert(
+                if bytes.len() >= FILE_MIN {
+                    let file = self
+                        .db
+                        .generate_id()
+                        .map_err(self.failed(|| format!("numbering the file of {key}")))?;
+                    self.files
+                        .create(file, bytes)
+                        .map_err(|source| self.file_failed(file, "writing a bundle", source))?;
+                    let at = FileRef {
+                        file,
+                        len: bytes.len() as u64,
+                    };
+                    self.files.set_bundle(*key, at);
+                    batch.node.insert(
+                        &file_key(*key),
+                        encode(&at, || format!("file record of {key}"))?,
+                    );
+                } else {
+                    batch.node.insert(&bundle_key(*key), bytes.as_ref());
+                }
+                batch.node.insert(
                     &meta_key(*key),
                     encode(meta, || format!("metadata of {key}"))?,
                 );
+                batch.puts.insert(*key, bytes.clone());
+                batch.deleted.remove(key);
+                batch.node_writes += 2;
+                batch.bytes += bytes.len();
             }
-            StoreOp::UpdateMeta { key, meta } => return self.update_meta(*key, meta),
+            StoreOp::UpdateMeta { key, meta } => {
+                // As in `StoreState`: metadata only for a bundle that is stored, so a meta record
+                // never outlives its bundle.
+                if self.has_bundle(batch, *key)? {
+                    batch.node.insert(
+                        &meta_key(*key),
+                        encode(meta, || format!("metadata of {key}"))?,
+                    );
+                    batch.node_writes += 1;
+                }
+            }
             StoreOp::DeleteBundle { key } => {
-                batch.remove(&bundle_key(*key));
-                batch.remove(&meta_key(*key));
+                batch.node.remove(&bundle_key(*key));
+                batch.node.remove(&file_key(*key));
+                batch.node.remove(&meta_key(*key));
+                if let Some(at) = self.files.take_bundle(*key) {
+                    batch.released.push(at.file);
+                }
+                batch.puts.remove(key);
+                batch.deleted.insert(*key);
+                batch.node_writes += 3;
             }
             StoreOp::PutTombstone { id, until } => {
-                batch.insert(
+                batch.node.insert(
                     tombstone_key(id)?,
                     encode(until, || format!("tombstone {id:?}"))?,
                 );
+                batch.node_writes += 1;
             }
-            StoreOp::DeleteTombstone { id } => batch.remove(tombstone_key(id)?),
+            StoreOp::DeleteTombstone { id } => {
+                batch.node.remove(tombstone_key(id)?);
+                batch.node_writes += 1;
+            }
             StoreOp::PutRegistration { endpoint } => {
-                batch.insert(registration_key(endpoint), &[]);
+                batch.node.insert(registration_key(endpoint), &[]);
+                batch.node_writes += 1;
             }
-            StoreOp::DeleteRegistration { endpoint } => batch.remove(registration_key(endpoint)),
+            StoreOp::DeleteRegistration { endpoint } => {
+                batch.node.remove(registration_key(endpoint));
+                batch.node_writes += 1;
+            }
+            StoreOp::PutRouterState { state } => {
+                batch.node.insert(ROUTER_STATE_KEY, state.as_ref());
+                batch.node_writes += 1;
+            }
         }
-        self.node
-            .apply_batch(batch)
-            .map_err(self.failed(|| format!("applying {}", op_name(op))))
+        Ok(())
     }
 
-    /// Metadata changes only for a bundle that is stored, as in `StoreState`: checking and
-    /// writing in one transaction means a meta record never outlives its bundle.
-    fn update_meta(&self, key: BundleKey, meta: &BundleMeta) -> Result<(), StoreError> {
-        let value = encode(meta, || format!("metadata of {key}"))?;
-        let (bkey, mkey) = (bundle_key(key), meta_key(key));
+    /// Whether bundle `key` is stored, counting what `batch` staged.
+    fn has_bundle(&self, batch: &WriteBatch, key: BundleKey) -> Result<bool, StoreError> {
+        if batch.puts.contains_key(&key) {
+            return Ok(true);
+        }
+        if batch.deleted.contains(&key) {
+            return Ok(false);
+        }
+        if self.files.file_of(key).is_some() {
+            return Ok(true);
+        }
         self.node
-            .transaction(|tx| {
-                if tx.get(bkey)?.is_some() {
-                    tx.insert(&mkey, value.as_slice())?;
-                }
-                Ok::<_, ConflictableTransactionError<Infallible>>(())
-            })
-            .map_err(|e| match e {
-                TransactionError::Storage(source) => {
-                    self.failed(|| format!("updating the metadata of {key}"))(source)
-                }
-                TransactionError::Abort(never) => match never {},
-            })
+            .contains_key(bundle_key(key))
+            .map_err(self.failed(|| format!("looking up {key}")))
+    }
+
+    /// Applies everything staged in `batch`: the mailbox deliveries first, then the node's ops
+    /// (so that a crash can lose a bundle's deletion but never keep the deletion and lose the
+    /// delivery that came before it: sled recovers a prefix of its log). Each tree's part is
+    /// atomic. Not yet durable: see [`Self::flush`].
+    pub fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if batch.mailbox_writes > 0 {
+            self.mailbox
+                .apply_batch(batch.mailbox)
+                .map_err(self.failed(|| "writing deliveries".to_owned()))?;
+        }
+        if batch.node_writes > 0 {
+            self.node
+                .apply_batch(batch.node)
+                .map_err(self.failed(|| format!("applying {} writes", batch.node_writes)))?;
+        }
+        for file in batch.released {
+            self.files.release(file);
+        }
+        self.note_writes(batch.node_writes + batch.mailbox_writes, batch.bytes)
     }
 
     /// Makes everything applied so far durable (fsync); returns the bytes written. Blocking: the
     /// driver runs it off its event loop, once for a whole group of ops.
+    ///
+    /// Files come first: every file written so far (and the directory) is synced before sled's
+    /// flush makes the records that refer to them durable; files whose last reference was
+    /// removed before this flush are deleted after it (see [`files`]).
     pub fn flush(&self) -> Result<usize, StoreError> {
         self.backlog.clear();
-        self.db
-            .flush()
-            .map_err(self.failed(|| "flushing to disk".to_owned()))
-    }
-
-    /// [`Self::flush`] on sled's own IO thread, for callers already in async code.
-    pub async fn flush_async(&self) -> Result<usize, StoreError> {
-        self.backlog.clear();
-        self.db
-            .flush_async()
-            .await
-            .map_err(self.failed(|| "flushing to disk".to_owned()))
+        let doomed = self.files.sync().map_err(|source| StoreError::File {
+            path: self.files.dir().to_path_buf(),
+            doing: "syncing stored files".to_owned(),
+            source,
+        })?;
+        match self.db.flush() {
+            Ok(n) => {
+                self.files.reap(doomed);
+                Ok(n)
+            }
+            Err(e) => {
+                self.files.unsync(doomed);
+                Err(self.failed(|| "flushing to disk".to_owned())(e))
+            }
+        }
     }
 
     /// A stored bundle's bytes, as applied (durable or not), for transmitting or delivering it.
     pub fn bundle(&self, key: BundleKey) -> Result<Option<Bytes>, StoreError> {
+        if let Some(at) = self.files.file_of(key) {
+            return self
+                .files
+                .read(at.file, at.len)
+                .map(Some)
+                .map_err(|source| self.file_failed(at.file, "reading a bundle", source));
+        }
         let found = self
             .node
             .get(bundle_key(key))
             .map_err(self.failed(|| format!("reading {key}")))?;
         Ok(found.map(|v| Bytes::copy_from_slice(&v)))
+    }
+
+    /// [`Self::bundle`], counting what `batch` staged and has not committed yet.
+    pub fn bundle_in(
+        &self,
+        batch: &WriteBatch,
+        key: BundleKey,
+    ) -> Result<Option<Bytes>, StoreError> {
+        if let Some(bytes) = batch.puts.get(&key) {
+            return Ok(Some(bytes.clone()));
+        }
+        if batch.deleted.contains(&key) {
+            return Ok(None);
+        }
+        self.bundle(key)
     }
 
     /// Everything `Node::new` needs after a restart: bundles in key order with their metadata,
@@ -369,12 +563,32 @@ impl SledStore {
             };
             metas.insert(bundle, value);
         }
-        let mut bundles = Vec::new();
+        let mut found = Vec::new();
         for (key, bytes) in self.scan(BUNDLE)? {
             let Some(bundle) = key_of(&key) else {
                 tracing::warn!(record = %describe_key(&key), "skipping a bundle record with a malformed key");
                 continue;
             };
+            found.push((bundle, Bytes::copy_from_slice(&bytes)));
+        }
+        for (key, _) in self.scan(FILE_BUNDLE)? {
+            let Some(bundle) = key_of(&key) else {
+                continue;
+            };
+            match self.bundle(bundle) {
+                Ok(Some(bytes)) => found.push((bundle, bytes)),
+                Ok(None) => {}
+                Err(error) => {
+                    // Its record became durable before its file was synced: a bundle that was
+                    // never acknowledged (see `files`).
+                    tracing::warn!(%bundle, %error, "dropping a bundle whose file is incomplete");
+                    self.drop_file_bundle(bundle)?;
+                }
+            }
+        }
+        found.sort_by_key(|(k, _)| *k);
+        let mut bundles = Vec::new();
+        for (bundle, bytes) in found {
             let meta = match metas.remove(&bundle) {
                 None => {
                     tracing::warn!(%bundle, "bundle has no metadata record; restoring it with default metadata");
@@ -387,18 +601,32 @@ impl SledStore {
             };
             bundles.push(StoredBundle {
                 key: bundle,
-                bytes: Bytes::copy_from_slice(&bytes),
+                bytes,
                 meta,
             });
         }
         for bundle in metas.keys() {
             tracing::warn!(%bundle, "dropping a metadata record whose bundle is gone");
         }
+        let router_state = self
+            .node
+            .get(ROUTER_STATE_KEY)
+            .map_err(self.failed(|| "reading the router state".to_owned()))?
+            .map(|v| Bytes::copy_from_slice(&v));
         Ok(Restored {
             bundles,
             tombstones: self.restored_tombstones()?,
             registrations: self.restored_registrations()?,
+            router_state,
         })
+    }
+
+    /// Removes a file-backed bundle's records and its file reference (recovery only).
+    fn drop_file_bundle(&self, bundle: BundleKey) -> Result<(), StoreError> {
+        let mut batch = WriteBatch::default();
+        self.stage(&mut batch, &StoreOp::DeleteBundle { key: bundle })?;
+        self.commit(batch)?;
+        self.flush().map(|_| ())
     }
 
     fn restored_tombstones(&self) -> Result<Vec<(BundleId, DtnTime)>, StoreError> {
@@ -439,6 +667,12 @@ impl SledStore {
             bundles += 1;
             bundle_bytes += bytes.len() as u64;
         }
+        for (_, value) in self.scan(FILE_BUNDLE)? {
+            if let Ok(at) = postcard::from_bytes::<FileRef>(&value) {
+                bundles += 1;
+                bundle_bytes += at.len;
+            }
+        }
         let size_on_disk = self
             .db
             .size_on_disk()
@@ -460,12 +694,26 @@ impl SledStore {
 
     /// Counts a write; flushes once the backlog reaches either bound.
     fn note_write(&self, bytes: usize) -> Result<(), StoreError> {
-        let ops = self.backlog.ops.fetch_add(1, Ordering::Relaxed) + 1;
+        self.note_writes(1, bytes)
+    }
+
+    /// Counts `writes` record writes; flushes once the backlog reaches either bound.
+    fn note_writes(&self, writes: usize, bytes: usize) -> Result<(), StoreError> {
+        let ops = self.backlog.ops.fetch_add(writes, Ordering::Relaxed) + writes;
         let total = self.backlog.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
         if ops >= MAX_UNFLUSHED_OPS || total >= MAX_UNFLUSHED_BYTES {
             self.flush()?;
         }
         Ok(())
+    }
+
+    /// A file error, naming the file.
+    fn file_failed(&self, file: u64, doing: &str, source: std::io::Error) -> StoreError {
+        StoreError::File {
+            path: self.files.path(file),
+            doing: doing.to_owned(),
+            source,
+        }
     }
 
     /// Wraps a sled error with the store's path and what it was doing (built only on failure).
@@ -483,6 +731,10 @@ impl SledStore {
 
 fn bundle_key(key: BundleKey) -> [u8; 9] {
     prefixed_u64(BUNDLE, key.0)
+}
+
+fn file_key(key: BundleKey) -> [u8; 9] {
+    prefixed_u64(FILE_BUNDLE, key.0)
 }
 
 fn meta_key(key: BundleKey) -> [u8; 9] {
@@ -520,18 +772,6 @@ fn encode<T: Serialize>(value: &T, what: impl FnOnce() -> String) -> Result<Vec<
     })
 }
 
-fn op_name(op: &StoreOp) -> String {
-    match op {
-        StoreOp::PutBundle { key, .. } => format!("PutBundle {key}"),
-        StoreOp::UpdateMeta { key, .. } => format!("UpdateMeta {key}"),
-        StoreOp::DeleteBundle { key } => format!("DeleteBundle {key}"),
-        StoreOp::PutTombstone { id, .. } => format!("PutTombstone {id:?}"),
-        StoreOp::DeleteTombstone { id } => format!("DeleteTombstone {id:?}"),
-        StoreOp::PutRegistration { endpoint } => format!("PutRegistration {endpoint}"),
-        StoreOp::DeleteRegistration { endpoint } => format!("DeleteRegistration {endpoint}"),
-    }
-}
-
 /// A node-tree key in words, for logs: `B/b12`, `R/ipn:1.2`, or the prefix and hex bytes.
 fn describe_key(key: &[u8]) -> String {
     let Some((&prefix, rest)) = key.split_first() else {
@@ -539,7 +779,7 @@ fn describe_key(key: &[u8]) -> String {
     };
     let prefix = char::from(prefix);
     match (prefix, key_of(key)) {
-        ('B' | 'M', Some(bundle)) => format!("{prefix}/{bundle}"),
+        ('B' | 'F' | 'M', Some(bundle)) => format!("{prefix}/{bundle}"),
         ('R', _) => format!("R/{}", String::from_utf8_lossy(rest)),
         _ => format!("{prefix}/{}", hex::encode(rest)),
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for a bounded time (default 20 s each) from a scratch corpus seeded with
 # seeds/<target>. Used by .ci/run; installs cargo-fuzz when it is missing. Exits non-zero on a
-# crash, printing the reproducer path libFuzzer reports.
+# crash, printing the reproducer path libFuzzer reports. Targets come from `cargo fuzz list` (every
+# [[bin]] in Cargo.toml, priority_block included), each seeded from seeds/<target>.
 set -euo pipefail
 seconds="${1:-20}"
 cd "$(dirname "$0")"

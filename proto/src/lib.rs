@@ -13,6 +13,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cap;
 pub mod node;
 pub mod routing;
 pub mod tcpcl;

@@ -16,9 +16,11 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod ion;
 pub mod metrics;
 pub mod mobility;
 pub mod plan;
+pub mod plot;
 pub mod queue;
 pub mod rng;
 pub mod scenario;

@@ -69,7 +69,7 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct Output {
-    /// Write report.json and report.csv into this directory.
+    /// Write report.json, report.csv, samples.csv and SVG plots into this directory.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Write every processed event, one per line, to this file.
@@ -179,13 +179,28 @@ fn run(plan: Plan, replay: &str, output: &Output) -> Result<()> {
     let report = result?;
     print!("{}", report.table());
     if let Some(dir) = &output.out {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        for (file, text) in [("report.json", report.json()), ("report.csv", report.csv())] {
-            let path = dir.join(file);
-            std::fs::write(&path, text)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
+        write_outputs(&report, dir)?;
     }
+    Ok(())
+}
+
+/// `report.json`, `report.csv`, `samples.csv` and the SVG plots, into `dir`.
+fn write_outputs(report: &Report, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let files = [
+        ("report.json", report.json()),
+        ("report.csv", report.csv()),
+        ("samples.csv", report.samples_csv()),
+    ];
+    for (file, text) in files {
+        let path = dir.join(file);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    tern_sim::plot::write_all(report, dir)?;
+    eprintln!(
+        "tern-sim: wrote report.json, report.csv, samples.csv, delivery.svg, latency_cdf.svg and occupancy.svg to {}",
+        dir.display()
+    );
     Ok(())
 }
 

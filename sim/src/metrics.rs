@@ -13,11 +13,55 @@
 //!
 //! tern adds: `lost` (dropped by link loss), `refused` (the receiver said no: duplicate, full,
 //! unacceptable), `submit_failed` (the source could not store a new message), latency p95 and
-//! `bytes_sent` (bytes of every bundle that crossed a link, control traffic included).
+//! `bytes_sent` (bytes of every bundle that crossed a link, control traffic included); the
+//! delivery numbers per priority class; group-addressed alerts, counted per recipient; crashes;
+//! and store occupancy sampled over time.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
+
+use crate::plan::CLASSES;
+
+/// Delivery numbers of one priority class (unicast messages only).
+#[derive(Debug, Clone, Default)]
+pub struct ClassMetrics {
+    /// Messages created.
+    pub created: u64,
+    /// First deliveries.
+    pub delivered: u64,
+    latencies: Vec<f64>,
+    hops: Vec<f64>,
+}
+
+/// Group-addressed alerts: each alert should reach every recipient but its source.
+#[derive(Debug, Clone, Default)]
+pub struct AlertMetrics {
+    /// Alerts created.
+    pub created: u64,
+    /// Deliveries owed: recipients other than the source, summed over alerts.
+    pub expected: u64,
+    /// First deliveries at a recipient.
+    pub deliveries: u64,
+    latencies: Vec<f64>,
+}
+
+/// The state of the network at one instant, for the report's time series and plots.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Sample {
+    /// Seconds since the start.
+    pub time: f64,
+    /// Bundles stored, all hosts together.
+    pub stored_bundles: u64,
+    /// Bytes stored, all hosts together.
+    pub stored_bytes: u64,
+    /// Bytes stored on the fullest host.
+    pub max_host_bytes: u64,
+    /// Counted messages created so far.
+    pub created: u64,
+    /// Counted messages delivered so far.
+    pub delivered: u64,
+}
 
 /// Running totals and samples, fed by the world.
 #[derive(Debug, Clone, Default)]
@@ -46,17 +90,48 @@ pub struct Metrics {
     pub bytes_sent: u64,
     /// Links brought up.
     pub contacts: u64,
+    /// Host crashes (scheduled or random).
+    pub crashes: u64,
+    /// Per priority class, in [`CLASSES`] order (emergency first).
+    pub classes: [ClassMetrics; 4],
+    /// Group-addressed alerts.
+    pub alerts: AlertMetrics,
+    /// Occupancy and progress samples, in time order.
+    pub samples: Vec<Sample>,
     latencies: Vec<f64>,
     hops: Vec<f64>,
     buffer_times: Vec<f64>,
 }
 
 impl Metrics {
-    /// A first delivery, `latency` seconds after creation, over `hops` links.
-    pub fn delivery(&mut self, latency: f64, hops: u32) {
+    /// A counted unicast message of class `class` (0 emergency … 3 bulk) was created.
+    pub fn creation(&mut self, class: usize) {
+        self.created += 1;
+        self.classes[class].created += 1;
+    }
+
+    /// A first delivery of a class-`class` message, `latency` seconds after creation, over
+    /// `hops` links.
+    pub fn delivery(&mut self, latency: f64, hops: u32, class: usize) {
         self.delivered += 1;
         self.latencies.push(latency);
         self.hops.push(f64::from(hops));
+        let c = &mut self.classes[class];
+        c.delivered += 1;
+        c.latencies.push(latency);
+        c.hops.push(f64::from(hops));
+    }
+
+    /// An alert was created, owed to `recipients` hosts.
+    pub fn alert_creation(&mut self, recipients: u64) {
+        self.alerts.created += 1;
+        self.alerts.expected += recipients;
+    }
+
+    /// An alert reached one of its recipients `latency` seconds after creation.
+    pub fn alert_delivery(&mut self, latency: f64) {
+        self.alerts.deliveries += 1;
+        self.alerts.latencies.push(latency);
     }
 
     /// A copy left a store after `held` seconds; `dropped` tells a drop from a removal.
@@ -79,13 +154,54 @@ impl Metrics {
         &self.hops
     }
 
+    /// The samples so far.
+    pub fn sample(&mut self, sample: Sample) {
+        self.samples.push(sample);
+    }
+
     /// The final numbers.
     pub fn report(&self, run: RunInfo) -> Report {
         let latency = Summary::of(&self.latencies);
         let hops = Summary::of(&self.hops);
         let buffer = Summary::of(&self.buffer_times);
         let ratio = |num: f64, den: u64| (den > 0).then(|| num / den as f64);
+        let classes = CLASSES
+            .iter()
+            .zip(&self.classes)
+            .map(|(p, c)| {
+                let l = Summary::of(&c.latencies);
+                ClassReport {
+                    class: p.name(),
+                    created: c.created,
+                    delivered: c.delivered,
+                    delivery_prob: ratio(c.delivered as f64, c.created),
+                    latency_avg: l.avg,
+                    latency_med: l.median,
+                    latency_p95: l.p95,
+                    hopcount_avg: Summary::of(&c.hops).avg,
+                }
+            })
+            .collect();
+        let a = &self.alerts;
+        let al = Summary::of(&a.latencies);
+        let bytes: Vec<f64> = self.samples.iter().map(|s| s.stored_bytes as f64).collect();
+        let mut latencies = self.latencies.clone();
+        latencies.sort_by(f64::total_cmp);
         Report {
+            classes,
+            alerts: AlertReport {
+                created: a.created,
+                expected: a.expected,
+                deliveries: a.deliveries,
+                delivery_prob: ratio(a.deliveries as f64, a.expected),
+                latency_avg: al.avg,
+                latency_p95: al.p95,
+            },
+            crashes: self.crashes,
+            occupancy_peak_bytes: self.samples.iter().map(|s| s.stored_bytes).max().unwrap_or(0),
+            occupancy_avg_bytes: Summary::of(&bytes).avg,
+            samples: self.samples.clone(),
+            latencies,
             run,
             created: self.created,
             started: self.started,
@@ -215,6 +331,59 @@ pub struct Report {
     pub bytes_sent: u64,
     /// Links brought up.
     pub contacts: u64,
+    /// Host crashes.
+    pub crashes: u64,
+    /// Most bytes stored at a sample, all hosts together.
+    pub occupancy_peak_bytes: u64,
+    /// Mean over the samples of the bytes stored, all hosts together.
+    pub occupancy_avg_bytes: Option<f64>,
+    /// Delivery numbers per priority class, emergency first.
+    pub classes: Vec<ClassReport>,
+    /// Group-addressed alerts.
+    pub alerts: AlertReport,
+    /// Occupancy and progress over time.
+    pub samples: Vec<Sample>,
+    /// Every delivery latency (seconds), sorted: the latency CDF.
+    #[serde(skip)]
+    pub latencies: Vec<f64>,
+}
+
+/// The delivery numbers of one priority class.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassReport {
+    /// `emergency`, `high`, `normal` or `bulk`.
+    pub class: &'static str,
+    /// Messages created.
+    pub created: u64,
+    /// First deliveries.
+    pub delivered: u64,
+    /// delivered / created.
+    pub delivery_prob: Option<f64>,
+    /// Seconds.
+    pub latency_avg: Option<f64>,
+    /// Seconds.
+    pub latency_med: Option<f64>,
+    /// Seconds.
+    pub latency_p95: Option<f64>,
+    /// Links crossed by delivered copies.
+    pub hopcount_avg: Option<f64>,
+}
+
+/// Group-addressed alerts, counted per recipient.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertReport {
+    /// Alerts created.
+    pub created: u64,
+    /// Deliveries owed (recipients other than the source, summed over alerts).
+    pub expected: u64,
+    /// First deliveries at recipients.
+    pub deliveries: u64,
+    /// deliveries / expected.
+    pub delivery_prob: Option<f64>,
+    /// Seconds from creation to a recipient.
+    pub latency_avg: Option<f64>,
+    /// Seconds, 95th percentile.
+    pub latency_p95: Option<f64>,
 }
 
 /// A value as a report shows it.
@@ -236,19 +405,23 @@ impl Cell {
 }
 
 impl Report {
-    /// Name and value of every field, in report order.
-    fn cells(&self) -> Vec<(&'static str, Cell)> {
+    /// Name, value and whether the table shows it, for every field in report order. Per-class
+    /// rows are shown for classes that had messages, alert rows when there were alerts; CSV and
+    /// JSON always carry every field, so reports of many runs line up.
+    fn cells(&self) -> Vec<(String, Cell, bool)> {
         use Cell::{Int, Real, Text};
         let r = &self.run;
-        vec![
-            ("tool", Text(r.tool.clone())),
-            ("scenario", Text(r.scenario.clone())),
-            ("seed", Int(r.seed)),
-            ("hosts", Int(r.hosts as u64)),
-            ("sim_time", Real(Some(r.sim_time))),
-            ("warmup", Real(Some(r.warmup))),
-            ("events", Int(r.events)),
-            ("trace_hash", Text(r.trace_hash.clone())),
+        let mut out: Vec<(String, Cell, bool)> = vec![
+            ("tool".into(), Text(r.tool.clone()), true),
+            ("scenario".into(), Text(r.scenario.clone()), true),
+            ("seed".into(), Int(r.seed), true),
+            ("hosts".into(), Int(r.hosts as u64), true),
+            ("sim_time".into(), Real(Some(r.sim_time)), true),
+            ("warmup".into(), Real(Some(r.warmup)), true),
+            ("events".into(), Int(r.events), true),
+            ("trace_hash".into(), Text(r.trace_hash.clone()), true),
+        ];
+        let main = [
             ("created", Int(self.created)),
             ("started", Int(self.started)),
             ("relayed", Int(self.relayed)),
@@ -270,16 +443,65 @@ impl Report {
             ("buffertime_med", Real(self.buffertime_med)),
             ("bytes_sent", Int(self.bytes_sent)),
             ("contacts", Int(self.contacts)),
-        ]
+            ("crashes", Int(self.crashes)),
+            ("occupancy_peak_bytes", Int(self.occupancy_peak_bytes)),
+            ("occupancy_avg_bytes", Real(self.occupancy_avg_bytes)),
+        ];
+        out.extend(main.into_iter().map(|(n, c)| (n.to_owned(), c, true)));
+        for c in &self.classes {
+            let show = c.created > 0;
+            let rows = [
+                ("created", Int(c.created)),
+                ("delivered", Int(c.delivered)),
+                ("delivery_prob", Real(c.delivery_prob)),
+                ("latency_avg", Real(c.latency_avg)),
+                ("latency_med", Real(c.latency_med)),
+                ("latency_p95", Real(c.latency_p95)),
+                ("hopcount_avg", Real(c.hopcount_avg)),
+            ];
+            out.extend(
+                rows.into_iter()
+                    .map(|(n, v)| (format!("{}_{n}", c.class), v, show)),
+            );
+        }
+        let a = &self.alerts;
+        let show = a.created > 0;
+        let rows = [
+            ("alerts_created", Int(a.created)),
+            ("alert_expected", Int(a.expected)),
+            ("alert_deliveries", Int(a.deliveries)),
+            ("alert_delivery_prob", Real(a.delivery_prob)),
+            ("alert_latency_avg", Real(a.latency_avg)),
+            ("alert_latency_p95", Real(a.latency_p95)),
+        ];
+        out.extend(rows.into_iter().map(|(n, v)| (n.to_owned(), v, show)));
+        out
+    }
+
+    /// Every numeric field by name (`None` where the value does not exist), for aggregating
+    /// many runs.
+    pub fn numbers(&self) -> Vec<(String, Option<f64>)> {
+        self.cells()
+            .into_iter()
+            .filter_map(|(name, cell, _)| match cell {
+                Cell::Int(v) => Some((name, Some(v as f64))),
+                Cell::Real(v) => Some((name, v)),
+                Cell::Text(_) => None,
+            })
+            .filter(|(name, _)| !matches!(name.as_str(), "seed" | "hosts" | "sim_time" | "warmup"))
+            .collect()
     }
 
     /// A readable two-column table (empty values shown as `n/a`).
     pub fn table(&self) -> String {
         let mut out = String::new();
-        for (name, cell) in self.cells() {
+        for (name, cell, show) in self.cells() {
+            if !show {
+                continue;
+            }
             let v = cell.render();
             let v = if v.is_empty() { "n/a".to_owned() } else { v };
-            let _ = writeln!(out, "{name:<15} {v}");
+            let _ = writeln!(out, "{name:<24} {v}");
         }
         out
     }
@@ -294,9 +516,28 @@ impl Report {
     /// A CSV header line and one value line, so reports of many runs concatenate.
     pub fn csv(&self) -> String {
         let cells = self.cells();
-        let header: Vec<&str> = cells.iter().map(|(n, _)| *n).collect();
-        let values: Vec<String> = cells.iter().map(|(_, c)| csv_field(&c.render())).collect();
+        let header: Vec<&str> = cells.iter().map(|(n, _, _)| n.as_str()).collect();
+        let values: Vec<String> = cells
+            .iter()
+            .map(|(_, c, _)| csv_field(&c.render()))
+            .collect();
         format!("{}\n{}\n", header.join(","), values.join(","))
+    }
+}
+
+impl Report {
+    /// The samples as CSV: one header line, one line per sample.
+    pub fn samples_csv(&self) -> String {
+        let mut out =
+            String::from("time,stored_bundles,stored_bytes,max_host_bytes,created,delivered\n");
+        for s in &self.samples {
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{}",
+                s.time, s.stored_bundles, s.stored_bytes, s.max_host_bytes, s.created, s.delivered
+            );
+        }
+        out
     }
 }
 
@@ -345,8 +586,8 @@ mod tests {
             relayed: 7,
             ..Metrics::default()
         };
-        m.delivery(10.0, 2);
-        m.delivery(20.0, 3);
+        m.delivery(10.0, 2, 2);
+        m.delivery(20.0, 3, 0);
         let r = m.report(info());
         assert_eq!(r.delivery_prob, Some(0.5));
         assert_eq!(r.overhead_ratio, Some(2.5));
@@ -360,7 +601,50 @@ mod tests {
         assert_eq!(r.delivery_prob, None);
         assert_eq!(r.overhead_ratio, None);
         assert!(r.json().contains("\"overhead_ratio\": null"));
-        assert!(r.table().contains("overhead_ratio  n/a"));
+        assert!(r.table().contains("overhead_ratio           n/a"));
+    }
+
+    #[test]
+    fn deliveries_are_broken_down_by_class() {
+        let mut m = Metrics::default();
+        m.creation(0);
+        m.creation(0);
+        m.creation(3);
+        m.delivery(4.0, 1, 0);
+        let r = m.report(info());
+        assert_eq!(r.classes[0].class, "emergency");
+        assert_eq!(r.classes[0].delivery_prob, Some(0.5));
+        assert_eq!(r.classes[0].latency_p95, Some(4.0));
+        assert_eq!(r.classes[3].delivery_prob, Some(0.0));
+        assert_eq!(r.classes[1].created, 0);
+        let table = r.table();
+        assert!(table.contains("emergency_delivery_prob  0.5000"), "{table}");
+        assert!(!table.contains("high_created"), "classes without messages stay out");
+        assert!(r.csv().contains("high_created"), "CSV keeps every column");
+    }
+
+    #[test]
+    fn alerts_count_each_recipient_and_occupancy_its_peak() {
+        let mut m = Metrics::default();
+        m.alert_creation(4);
+        m.alert_delivery(2.0);
+        m.alert_delivery(6.0);
+        for (t, bytes) in [(0.0, 10), (1.0, 30), (2.0, 20)] {
+            m.sample(Sample {
+                time: t,
+                stored_bundles: 1,
+                stored_bytes: bytes,
+                max_host_bytes: bytes,
+                created: 0,
+                delivered: 0,
+            });
+        }
+        let r = m.report(info());
+        assert_eq!(r.alerts.delivery_prob, Some(0.5));
+        assert_eq!(r.alerts.latency_avg, Some(4.0));
+        assert_eq!(r.occupancy_peak_bytes, 30);
+        assert_eq!(r.occupancy_avg_bytes, Some(20.0));
+        assert!(r.json().contains("\"samples\""));
     }
 
     #[test]

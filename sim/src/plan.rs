@@ -5,7 +5,10 @@
 //! plan; the world ([`crate::world`]) runs plans and knows nothing of files. Tests build plans
 //! directly when that is clearer than a file.
 
+use std::collections::BTreeMap;
+
 use proto::routing::RouterKind;
+use proto::wire::Priority;
 
 use crate::clock::SimTime;
 use crate::units::BitRate;
@@ -39,8 +42,17 @@ pub struct Plan {
     pub meetings: Vec<MeetingSpec>,
     /// Node crashes.
     pub crashes: Vec<CrashSpec>,
+    /// Crashes as random processes: hosts that fail at a rate and come back after a downtime.
+    pub fault_rates: Vec<FaultRate>,
     /// Partitions that split the network and heal.
     pub partitions: Vec<PartitionSpec>,
+    /// Per-direction rates and per-pair delays of pairs an ION contact plan governs.
+    pub ion: IonLinks,
+    /// If set, the world is a torus of this rectangle: distances are measured the short way
+    /// round its edges, and random-direction hosts whose area it is wrap instead of bouncing.
+    pub torus: Option<Rect>,
+    /// How often store occupancy and delivery progress are sampled for the report's series.
+    pub sample_every: SimTime,
 }
 
 impl Plan {
@@ -61,8 +73,25 @@ impl Plan {
             contacts: Vec::new(),
             meetings: Vec::new(),
             crashes: Vec::new(),
+            fault_rates: Vec::new(),
             partitions: Vec::new(),
+            ion: IonLinks::default(),
+            torus: None,
+            sample_every: default_sample(duration),
         }
+    }
+
+    /// Every host that registers the group endpoint of `alert`, once, sorted.
+    pub fn alert_recipients(&self, alert: &str) -> Vec<usize> {
+        let mut out: Vec<usize> = self
+            .workloads
+            .iter()
+            .filter(|w| w.alert.as_deref() == Some(alert))
+            .flat_map(|w| w.to.iter().copied())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Adds `count` hosts named `prefix0`, `prefix1`... and returns their indices.
@@ -77,7 +106,7 @@ impl Plan {
         for i in 0..count {
             self.hosts.push(HostSpec {
                 name: format!("{prefix}{i}"),
-                router,
+                router: router.clone(),
                 buffer,
                 mobility: Mobility::None,
             });
@@ -92,6 +121,20 @@ impl Plan {
         let m = self.messages.iter().map(|m| m.size);
         w.chain(m).max().unwrap_or(0)
     }
+}
+
+/// The default sampling interval: 200 samples over the run, at least one a second.
+pub fn default_sample(duration: SimTime) -> SimTime {
+    SimTime((duration.0 / 200).max(1_000_000))
+}
+
+/// Priority classes in the simulator's class order: class 0 is emergency, 1 high, 2 normal,
+/// 3 bulk (most urgent first, as bundles go out on a contact).
+pub const CLASSES: [Priority; 4] = Priority::ALL;
+
+/// The simulator's class index of `p` (0 emergency … 3 bulk).
+pub fn class_index(p: Priority) -> usize {
+    CLASSES.iter().position(|c| *c == p).unwrap_or(2)
 }
 
 /// How every link behaves (one model per run for now).
@@ -146,7 +189,7 @@ pub struct Rect {
 }
 
 /// How a host moves, which decides its range-made contacts.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Mobility {
     /// No position: contacts come only from schedules, traces and meetings.
     None,
@@ -165,6 +208,29 @@ pub enum Mobility {
         speed: (f64, f64),
         /// Pause range at each waypoint.
         pause: (SimTime, SimTime),
+    },
+    /// Random direction: pick a uniform heading and speed, travel for a uniform time, repeat;
+    /// wrap around the edges if `area` is the plan's torus, else bounce off them.
+    RandomDirection {
+        /// The rectangle.
+        area: Rect,
+        /// Speed range (m/s).
+        speed: (f64, f64),
+        /// Range of the time spent on one heading (the minimum is more than zero).
+        leg: (SimTime, SimTime),
+    },
+    /// A ferry: visits the stops of `route` in order and back to the first, forever, at `speed`,
+    /// waiting `pause` at each stop. Its position is a function of time alone: a timetable.
+    Ferry {
+        /// Stops (at least two).
+        route: std::sync::Arc<[(f64, f64)]>,
+        /// Speed (m/s), more than zero.
+        speed: f64,
+        /// Wait at each stop.
+        pause: SimTime,
+        /// Where in its cycle the ferry is at time zero, as a fraction in `[0, 1)`: ferries of
+        /// one group are spread evenly along the route.
+        phase: f64,
     },
 }
 
@@ -185,7 +251,16 @@ pub struct WorkloadSpec {
     pub start: SimTime,
     /// No messages at or after this.
     pub end: SimTime,
+    /// Relative weights of the priority classes, in [`CLASSES`] order (emergency first);
+    /// `[0, 0, 1, 0]` (all normal) by default.
+    pub priority: [f64; 4],
+    /// If set, messages go to the group endpoint `dtn://alerts/~NAME`, which every host of `to`
+    /// registers, instead of one host's inbox.
+    pub alert: Option<String>,
 }
+
+/// Every message of the normal class.
+pub const ALL_NORMAL: [f64; 4] = [0.0, 0.0, 1.0, 0.0];
 
 /// The distribution of the time between two messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,6 +284,8 @@ pub struct MessageEvent {
     pub size: u64,
     /// Lifetime.
     pub lifetime: SimTime,
+    /// Priority class.
+    pub priority: Priority,
 }
 
 /// Which schedule a contact change comes from: each keeps its own on/off state per pair, and a
@@ -219,6 +296,8 @@ pub enum ContactSource {
     Schedule,
     /// A ONE connectivity trace.
     Trace,
+    /// An ION contact plan: one direction, from `a` to `b` (not ordered).
+    Ion,
 }
 
 /// A contact starting or ending.
@@ -258,6 +337,19 @@ pub struct CrashSpec {
     pub restart: Option<SimTime>,
 }
 
+/// Hosts that crash at random: each host of `hosts`, while up, crashes as a Poisson process
+/// with mean time between failures `mean_interval`, and restarts after a downtime drawn
+/// uniformly from `downtime` (never, if `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultRate {
+    /// The hosts.
+    pub hosts: Vec<usize>,
+    /// Mean time between failures of one host (while up).
+    pub mean_interval: SimTime,
+    /// Downtime range; `None`: a crashed host stays down.
+    pub downtime: Option<(SimTime, SimTime)>,
+}
+
 /// A partition: hosts on different sides cannot be in contact from `at` until `heal`. Hosts on
 /// no side are not affected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -268,6 +360,45 @@ pub struct PartitionSpec {
     pub heal: Option<SimTime>,
     /// The sides (host indices).
     pub sides: Vec<Vec<usize>>,
+}
+
+/// Time windows with a value: `(start, end, value)`, both ends included.
+pub type Windows<T> = Vec<(SimTime, SimTime, T)>;
+
+/// What an ION contact plan says about the links it governs: each direction's rate during its
+/// contacts, and each pair's one-way delay during its ranges. A pair that appears in a contact
+/// plan sends in a direction only during that direction's contacts, at that contact's rate;
+/// other pairs follow the plan's [`LinkModel`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IonLinks {
+    /// (sender, receiver) → contact windows with their rate in bits per second.
+    pub rates: BTreeMap<(usize, usize), Windows<f64>>,
+    /// (low, high) host → range windows with their one-way light time.
+    pub ranges: BTreeMap<(usize, usize), Windows<SimTime>>,
+}
+
+impl IonLinks {
+    /// True if the contact plan governs the link between `a` and `b`.
+    pub fn governs(&self, a: usize, b: usize) -> bool {
+        self.rates.contains_key(&(a, b)) || self.rates.contains_key(&(b, a))
+    }
+
+    /// The rate (bits/s) at which `from` can send to `to` at `at`, if a contact is open then.
+    pub fn rate(&self, from: usize, to: usize, at: SimTime) -> Option<f64> {
+        find(self.rates.get(&(from, to))?, at)
+    }
+
+    /// The one-way delay between `a` and `b` at `at`, if a range says so.
+    pub fn delay(&self, a: usize, b: usize, at: SimTime) -> Option<SimTime> {
+        find(self.ranges.get(&(a.min(b), a.max(b)))?, at)
+    }
+}
+
+fn find<T: Copy>(windows: &[(SimTime, SimTime, T)], at: SimTime) -> Option<T> {
+    windows
+        .iter()
+        .find(|(s, e, _)| *s <= at && at <= *e)
+        .map(|w| w.2)
 }
 
 /// Merges overlapping or touching windows `[start, end]` of one pair into disjoint ones.

@@ -66,6 +66,7 @@ impl TraceMessage {
             to: self.to,
             size: self.size,
             lifetime,
+            priority: proto::wire::Priority::Normal,
         }
     }
 }
@@ -173,7 +174,7 @@ pub fn parse_messages(text: &str) -> Result<Vec<TraceMessage>, TraceError> {
 }
 
 /// The settings of `tern-sim trace`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TraceOptions {
     /// Every host's router.
     pub router: RouterKind,
@@ -212,7 +213,7 @@ pub fn plan(
     let mut plan = Plan::new(name, opts.duration.unwrap_or(last));
     plan.seed = opts.seed;
     plan.link.rate = opts.rate;
-    plan.add_hosts("n", hosts, opts.router, opts.buffer);
+    plan.add_hosts("n", hosts, opts.router.clone(), opts.buffer);
     plan.contacts = connectivity
         .iter()
         .map(|c| ContactEvent {

@@ -1,10 +1,11 @@
 //! Workloads: random message generators. Each draws from its own named generator
 //! (`workload/INDEX`), so adding a workload leaves the others' messages unchanged.
 
+use proto::wire::Priority;
 use rand_chacha::ChaCha8Rng;
 
 use crate::clock::SimTime;
-use crate::plan::{Interval, WorkloadSpec};
+use crate::plan::{CLASSES, Interval, WorkloadSpec};
 use crate::rng;
 
 /// The random state of one workload.
@@ -22,6 +23,8 @@ pub struct Draw {
     pub to: usize,
     /// Payload bytes.
     pub size: u64,
+    /// Priority class.
+    pub priority: Priority,
 }
 
 impl Generator {
@@ -43,24 +46,67 @@ impl Generator {
         }
     }
 
-    /// Source, destination and size of the next message: source uniform over `from`,
-    /// destination uniform over `to` without the source, size uniform over the range. `None`
-    /// if the only destination is the source.
+    /// Source, destination, size and class of the next message: source uniform over `from`,
+    /// destination uniform over `to` without the source, size uniform over the range, class
+    /// by the workload's weights. `None` if the only destination is the source. An alert
+    /// workload's destination is its group, so only the source and size are drawn; a
+    /// workload of one class draws no class, so adding the mix changes no other draw.
     pub fn draw(&mut self, spec: &WorkloadSpec) -> Option<Draw> {
         let from = spec.from[rng::index(&mut self.rng, spec.from.len())];
+        if spec.alert.is_some() {
+            let size = self.size(spec);
+            let priority = self.class(spec);
+            return Some(Draw {
+                from,
+                to: from,
+                size,
+                priority,
+            });
+        }
         let candidates = spec.to.iter().filter(|&&t| t != from).count();
         if candidates == 0 {
             return None;
         }
         let pick = rng::index(&mut self.rng, candidates);
         let to = spec.to.iter().copied().filter(|&t| t != from).nth(pick)?;
+        let size = self.size(spec);
+        let priority = self.class(spec);
+        Some(Draw {
+            from,
+            to,
+            size,
+            priority,
+        })
+    }
+
+    fn size(&mut self, spec: &WorkloadSpec) -> u64 {
         let (lo, hi) = spec.size;
-        let size = if hi > lo {
+        if hi > lo {
             lo + rand::Rng::random_range(&mut self.rng, 0..=hi - lo)
         } else {
             lo
-        };
-        Some(Draw { from, to, size })
+        }
+    }
+
+    /// A class drawn with the workload's weights (no draw when one class has all the weight).
+    fn class(&mut self, spec: &WorkloadSpec) -> Priority {
+        let w = spec.priority;
+        let classes = w.iter().filter(|x| **x > 0.0).count();
+        if classes <= 1 {
+            let i = w.iter().position(|x| *x > 0.0).unwrap_or(2);
+            return CLASSES[i];
+        }
+        let total: f64 = w.iter().sum();
+        let mut u = rng::uniform(&mut self.rng, 0.0, total);
+        for (i, x) in w.iter().enumerate() {
+            if u < *x {
+                return CLASSES[i];
+            }
+            u -= x;
+        }
+        // Rounding left u at the very top: the last class with weight.
+        let last = w.iter().rposition(|x| *x > 0.0).unwrap_or(2);
+        CLASSES[last]
     }
 }
 
@@ -77,6 +123,8 @@ mod tests {
             lifetime: SimTime(1),
             start: SimTime::ZERO,
             end: SimTime::NEVER,
+            priority: crate::plan::ALL_NORMAL,
+            alert: None,
         }
     }
 
@@ -95,6 +143,23 @@ mod tests {
     fn a_source_that_is_the_only_destination_draws_nothing() {
         let s = spec(vec![3], vec![3]);
         assert_eq!(Generator::new(5, 0).draw(&s), None);
+    }
+
+    #[test]
+    fn classes_follow_the_priority_weights() {
+        let mut s = spec(vec![0], vec![1]);
+        s.priority = [1.0, 0.0, 3.0, 0.0];
+        let mut g = Generator::new(2, 0);
+        let n = 8000;
+        let emergencies = (0..n)
+            .filter(|_| g.draw(&s).unwrap().priority == Priority::Emergency)
+            .count();
+        // p = 0.25, standard error sqrt(p(1-p)/n) = 0.0048; 4 standard errors.
+        let share = emergencies as f64 / f64::from(n);
+        assert!((share - 0.25).abs() < 0.02, "share {share}");
+        let mut one = spec(vec![0], vec![1]);
+        one.priority = [0.0, 0.0, 0.0, 2.0];
+        assert_eq!(g.draw(&one).unwrap().priority, Priority::Bulk);
     }
 
     #[test]

@@ -34,7 +34,7 @@ fn run_prints_the_seed_and_a_table_and_writes_json_and_csv() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("seed            5"), "{stdout}");
+    assert!(stdout.contains("seed                     5"), "{stdout}");
     assert!(stdout.contains("delivery_prob"), "{stdout}");
     assert!(text(&out.stderr).contains("seed 5"));
     let json = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
@@ -43,6 +43,13 @@ fn run_prints_the_seed_and_a_table_and_writes_json_and_csv() {
     assert_eq!(v["scenario"], "partition");
     let csv = std::fs::read_to_string(dir.path().join("report.csv")).unwrap();
     assert_eq!(csv.lines().count(), 2);
+    let samples = std::fs::read_to_string(dir.path().join("samples.csv")).unwrap();
+    assert!(samples.starts_with("time,stored_bundles,stored_bytes"));
+    assert_eq!(samples.lines().count(), v["samples"].as_array().unwrap().len() + 1);
+    for plot in ["delivery.svg", "latency_cdf.svg", "occupancy.svg"] {
+        let svg = std::fs::read_to_string(dir.path().join(plot)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("partition"), "{plot}");
+    }
 }
 
 #[test]
@@ -74,8 +81,8 @@ fn trace_runs_a_one_connectivity_trace_with_message_events() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     // Epidemic carries all three along the line of contacts.
-    assert!(stdout.contains("delivered       3"), "{stdout}");
-    assert!(stdout.contains("hosts           4"), "{stdout}");
+    assert!(stdout.contains("delivered                3"), "{stdout}");
+    assert!(stdout.contains("hosts                    4"), "{stdout}");
 }
 
 #[test]

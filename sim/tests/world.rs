@@ -47,6 +47,7 @@ fn message(plan: &mut Plan, at: f64, from: usize, to: usize, size: u64, lifetime
         to,
         size,
         lifetime: secs(lifetime),
+        priority: proto::wire::Priority::Normal,
     });
 }
 
@@ -250,4 +251,134 @@ fn the_event_file_lists_every_processed_event() {
     assert!(text.lines().any(|l| l.starts_with("1.000000 link-up 0 1")));
     assert!(text.lines().any(|l| l.contains(" deliver 1 ")));
     assert!(text.lines().last().unwrap().starts_with("10.000000 end"));
+}
+
+/// An ION contact from `from` to `to` during `[start, end]` at `rate` bytes/s.
+fn ion_contact(plan: &mut Plan, from: usize, to: usize, start: f64, end: f64, rate: f64) {
+    for (t, up) in [(start, true), (end, false)] {
+        plan.contacts.push(ContactEvent {
+            time: secs(t),
+            a: from,
+            b: to,
+            up,
+            source: ContactSource::Ion,
+        });
+    }
+    plan.ion
+        .rates
+        .entry((from, to))
+        .or_default()
+        .push((secs(start), secs(end), rate * 8.0));
+}
+
+#[test]
+fn an_ion_contact_sends_at_its_rate_and_a_range_sets_the_delay() {
+    let mut plan = pair(100.0);
+    message(&mut plan, 1.0, 0, 1, 1000, 3600.0);
+    ion_contact(&mut plan, 0, 1, 2.0, 50.0, 500.0);
+    plan.ion
+        .ranges
+        .insert((0, 1), vec![(secs(0.0), secs(100.0), secs(1.5))]);
+    let r = run(plan);
+    assert_eq!(r.delivered, 1);
+    // Waits for the contact at t = 2, then its bytes at 500 B/s, then the one-way light time.
+    let expected = 1.0 + r.bytes_sent as f64 / 500.0 + 1.5;
+    let latency = r.latency_avg.unwrap();
+    assert!((latency - expected).abs() < 2e-6, "{latency} vs {expected}");
+}
+
+#[test]
+fn an_ion_contact_carries_one_direction_only_until_the_other_opens() {
+    let mut plan = pair(300.0);
+    // a1 → a0 waits: only a0 → a1 has a contact until t = 200.
+    message(&mut plan, 1.0, 1, 0, 100, 3600.0);
+    ion_contact(&mut plan, 0, 1, 10.0, 100.0, 1000.0);
+    ion_contact(&mut plan, 1, 0, 200.0, 250.0, 1000.0);
+    let r = run(plan);
+    assert_eq!((r.started, r.delivered), (1, 1));
+    let expected = 199.0 + r.bytes_sent as f64 / 1000.0;
+    let latency = r.latency_avg.unwrap();
+    assert!((latency - expected).abs() < 2e-6, "{latency} vs {expected}");
+}
+
+#[test]
+fn an_alert_reaches_every_recipient_and_counts_once_per_recipient() {
+    let mut plan = plan(100.0);
+    let hosts = plan.add_hosts("a", 4, RouterKind::Epidemic, 1_000_000);
+    plan.workloads.push(tern_sim::plan::WorkloadSpec {
+        interval: tern_sim::plan::Interval::Fixed(secs(50.0)),
+        size: (100, 100),
+        from: vec![0],
+        to: hosts,
+        lifetime: secs(3600.0),
+        start: SimTime::ZERO,
+        end: secs(60.0),
+        priority: [1.0, 0.0, 0.0, 0.0],
+        alert: Some("flood".into()),
+    });
+    // A line a0 - a1 - a2 - a3, after the alert at t = 50.
+    contact(&mut plan, 0, 1, 51.0, 52.0);
+    contact(&mut plan, 1, 2, 53.0, 54.0);
+    contact(&mut plan, 2, 3, 55.0, 56.0);
+    contact(&mut plan, 3, 1, 57.0, 58.0);
+    let r = run(plan);
+    assert_eq!((r.alerts.created, r.alerts.expected), (1, 3));
+    assert_eq!(r.alerts.deliveries, 3);
+    assert_eq!(r.alerts.latency_avg, Some(3.0)); // (1 + 3 + 5) / 3
+    // Alerts stay out of The ONE's unicast statistics.
+    assert_eq!((r.created, r.started, r.relayed), (0, 0, 0));
+}
+
+#[test]
+fn deliveries_are_counted_per_priority_class() {
+    let mut plan = pair(100.0);
+    message(&mut plan, 1.0, 0, 1, 100, 3600.0);
+    plan.messages.push(MessageEvent {
+        time: secs(2.0),
+        from: 0,
+        to: 1,
+        size: 100,
+        lifetime: secs(3600.0),
+        priority: proto::wire::Priority::Emergency,
+    });
+    contact(&mut plan, 0, 1, 10.0, 20.0);
+    let r = run(plan);
+    assert_eq!(r.classes[0].class, "emergency");
+    assert_eq!((r.classes[0].created, r.classes[0].delivered), (1, 1));
+    assert_eq!(r.classes[0].latency_avg, Some(8.0));
+    assert_eq!(r.classes[2].class, "normal");
+    assert_eq!(r.classes[2].latency_avg, Some(9.0));
+}
+
+#[test]
+fn occupancy_is_sampled_until_the_end() {
+    let mut plan = pair(100.0);
+    plan.sample_every = secs(10.0);
+    message(&mut plan, 5.0, 0, 1, 1000, 3600.0);
+    contact(&mut plan, 0, 1, 40.0, 41.0);
+    let r = run(plan);
+    let times: Vec<f64> = r.samples.iter().map(|s| s.time).collect();
+    assert_eq!(times, [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0]);
+    assert_eq!(r.samples[0].stored_bundles, 0);
+    // One copy at the source from t = 5; at t = 40 it is handed over and released.
+    let bytes = r.samples[1].stored_bytes;
+    assert!(bytes > 1000 && r.samples[1].stored_bundles == 1, "{bytes}");
+    assert_eq!(r.samples[4].stored_bundles, 0);
+    assert_eq!(r.occupancy_peak_bytes, bytes);
+    assert_eq!((r.samples[10].created, r.samples[10].delivered), (1, 1));
+}
+
+#[test]
+fn random_crashes_come_at_their_rate_and_restart_after_the_downtime() {
+    let mut plan = plan(100_000.0);
+    let hosts = plan.add_hosts("a", 10, RouterKind::Epidemic, 1_000_000);
+    plan.fault_rates.push(tern_sim::plan::FaultRate {
+        hosts,
+        mean_interval: secs(1000.0),
+        downtime: Some((secs(100.0), secs(100.0))),
+    });
+    let r = run(plan);
+    // Each host is up ~1000/1100 of the time and fails at 1/1000 s while up: about
+    // 10 × 100,000 / 1,100 = 909 crashes, Poisson-like; 4 standard errors is ±121.
+    assert!((r.crashes as f64 - 909.0).abs() < 121.0, "{} crashes", r.crashes);
 }

@@ -94,6 +94,7 @@ fn cargo_build(package: &str, bin: &str) -> PathBuf {
 
 pub mod daemon;
 pub mod dtn7;
+pub mod proxy;
 
 /// Waits (at most 20 s) until `ready` answers true for a process just started, failing the test
 /// with the process's log if it exits first or never answers. Shared by every process wrapper.

@@ -65,14 +65,18 @@ fn meta() -> impl Strategy<Value = BundleMeta> {
         prop::option::of(eid()),
         prop::collection::btree_set(eid(), 0..4),
         prop::collection::btree_set(eid(), 0..3),
+        prop::option::of(any::<u32>()),
     )
         .prop_map(
-            |(received_at, age_at_receipt_ms, from, forwarded_to, delivered_to)| BundleMeta {
-                received_at: DtnTime(received_at),
-                age_at_receipt_ms,
-                from,
-                forwarded_to,
-                delivered_to,
+            |(received_at, age_at_receipt_ms, from, forwarded_to, delivered_to, copies)| {
+                BundleMeta {
+                    received_at: DtnTime(received_at),
+                    age_at_receipt_ms,
+                    from,
+                    forwarded_to,
+                    delivered_to,
+                    copies,
+                }
             },
         )
 }

@@ -74,6 +74,10 @@ pub struct SubmitRequest {
     /// CRC of every block: `none`, `16` or `32c` (default `32c`, RFC 9171 §4.2.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crc: Option<String>,
+    /// Priority class: `emergency`, `high`, `normal` (default) or `bulk`. Decides the order in
+    /// which contacts carry bundles and which are evicted first when storage runs out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
     /// Forbid fragmenting the bundle.
     #[serde(default, skip_serializing_if = "is_false")]
     pub must_not_fragment: bool,
@@ -131,6 +135,14 @@ impl SubmitRequest {
         };
         if let Some(crc) = &self.crc {
             submit.crc = parse_crc(crc)?;
+        }
+        if let Some(priority) = &self.priority {
+            submit.priority = priority.parse().map_err(|_| {
+                FieldError::new(
+                    "priority",
+                    format!("'{priority}' is not a class: use emergency, high, normal or bulk"),
+                )
+            })?;
         }
         submit.flags = self.flags();
         Ok(submit)
@@ -454,6 +466,17 @@ mod tests {
     }
 
     #[test]
+    fn unknown_priority_names_the_field_and_the_classes() {
+        let req = SubmitRequest {
+            priority: Some("urgent".into()),
+            ..request("ipn:2.1")
+        };
+        let err = req.to_submit(None).unwrap_err();
+        assert_eq!(err.field, "priority");
+        assert!(err.to_string().contains("emergency, high, normal or bulk"), "{err}");
+    }
+
+    #[test]
     fn defaults_are_a_day_of_lifetime_crc32c_and_no_flags() {
         let s = request("ipn:2.1").to_submit(None).unwrap();
         assert_eq!(s.lifetime_ms, DEFAULT_LIFETIME_MS);
@@ -473,9 +496,11 @@ mod tests {
             crc: Some("16".into()),
             request_delivery_report: true,
             must_not_fragment: true,
+            priority: Some("emergency".into()),
             ..request("dtn://b/app")
         };
         let s = req.to_submit(None).unwrap();
+        assert_eq!(s.priority, proto::wire::Priority::Emergency);
         assert_eq!(s.payload.as_ref(), b"hi");
         assert_eq!(s.lifetime_ms, 90_000);
         assert_eq!(s.report_to.unwrap().to_string(), "dtn://ops/reports");

@@ -18,6 +18,9 @@
 //! | `GET /api/v1/ws?endpoint=EID` | WebSocket: each delivery as a JSON text message |
 //! | `GET /api/v1/peers` | links up, [`json::PeerJson`] list |
 //! | `GET /api/v1/status` | node status and counters, [`json::StatusJson`] |
+//! | `POST /api/v1/alerts` | send a CAP 1.2 alert (XML body); 201 [`alerts::AlertSubmitted`] |
+//! | `GET /api/v1/alerts` | the alerts in force, [`crate::alerts::AlertJson`] list |
+//! | `GET /api/v1/alerts/ws` | WebSocket: the alerts in force, then each change |
 //! | `GET /metrics` | the same numbers in Prometheus text format |
 //!
 //! `{eid}` is the endpoint's URI text, percent-encoded (`dtn%3A%2F%2Fnode%2Fapp`).
@@ -57,6 +60,7 @@ use tokio::sync::{oneshot, watch};
 use crate::driver::{Command, DriverHandle};
 use crate::store::StoreError;
 
+pub mod alerts;
 mod handlers;
 pub mod json;
 mod mailbox;
@@ -117,11 +121,16 @@ pub async fn serve_with(
 }
 
 /// The API's routes, ready to serve. `stop` turning true ends long-polls and WebSockets.
+///
+/// Also starts the alert registry's follower ([`crate::alerts::spawn`]), which registers the
+/// alerts endpoint; so this must be called inside a tokio runtime, once per node.
 pub fn router(handle: DriverHandle, options: ApiOptions, stop: watch::Receiver<bool>) -> Router {
+    let alerts = crate::alerts::spawn(handle.clone(), stop.clone());
     let state = ApiState {
         handle,
         max_bundle_size: options.max_bundle_size,
         stop,
+        alerts,
     };
     let v1 = Router::new()
         .route("/bundles", get(handlers::bundles).post(handlers::submit))
@@ -133,7 +142,9 @@ pub fn router(handle: DriverHandle, options: ApiOptions, stop: watch::Receiver<b
         )
         .route("/ws", get(mailbox::websocket))
         .route("/peers", get(handlers::peers))
-        .route("/status", get(handlers::status));
+        .route("/status", get(handlers::status))
+        .route("/alerts", get(alerts::list).post(alerts::submit))
+        .route("/alerts/ws", get(alerts::websocket));
     Router::new()
         .nest("/api/v1", v1)
         .route("/metrics", get(handlers::metrics))
@@ -150,6 +161,7 @@ struct ApiState {
     handle: DriverHandle,
     max_bundle_size: usize,
     stop: watch::Receiver<bool>,
+    alerts: crate::alerts::Alerts,
 }
 
 impl ApiState {

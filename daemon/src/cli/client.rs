@@ -13,6 +13,8 @@ use serde::de::DeserializeOwned;
 use ureq::Agent;
 use ureq::http::Response;
 
+use crate::alerts::AlertJson;
+use crate::api::alerts::AlertSubmitted;
 use crate::api::json::{
     BundleJson, Delivery, ErrorJson, PeerJson, RegisterRequest, Registered, StatusJson,
     SubmitRequest, Submitted,
@@ -280,6 +282,24 @@ impl ApiClient {
     /// `GET /api/v1/bundles`.
     pub fn bundles(&self) -> Result<Vec<BundleJson>, ClientError> {
         self.get("/api/v1/bundles")
+    }
+
+    /// `POST /api/v1/alerts` with a CAP 1.2 document as the body.
+    pub fn submit_alert(&self, xml: Vec<u8>) -> Result<AlertSubmitted, ClientError> {
+        let result = self
+            .agent
+            .post(self.url("/api/v1/alerts"))
+            .config()
+            .timeout_global(Some(CALL_TIMEOUT))
+            .build()
+            .content_type(proto::cap::MEDIA_TYPE)
+            .send(xml);
+        self.answer(result)
+    }
+
+    /// `GET /api/v1/alerts`.
+    pub fn alerts(&self) -> Result<Vec<AlertJson>, ClientError> {
+        self.get("/api/v1/alerts")
     }
 
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {

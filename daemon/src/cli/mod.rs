@@ -4,6 +4,7 @@
 //! here, takes its streams as parameters and returns typed errors, so it can be tested without
 //! spawning a process.
 
+pub mod alert;
 pub mod bundle;
 pub mod client;
 pub mod info;

@@ -15,6 +15,7 @@ use super::client::{ApiArgs, ApiClient, ClientError};
 use super::input;
 use crate::api::MAX_WAIT_SECS;
 use crate::api::json::{Delivery, SubmitRequest, Submitted, parse_eid};
+use proto::wire::Priority;
 
 /// Deliveries asked for per poll.
 const BATCH: usize = 100;
@@ -49,6 +50,10 @@ pub struct SendArgs {
     /// CRC type of every block (RFC 9171 §4.2.1) [default: 32c].
     #[arg(long, value_enum)]
     pub crc: Option<CrcArg>,
+    /// Priority class: emergency, high, normal or bulk [default: normal]. Contacts carry the
+    /// more urgent classes first; storage evicts the less urgent first.
+    #[arg(long, value_name = "CLASS")]
+    pub priority: Option<Priority>,
     /// Ask for a status report when the bundle is delivered.
     #[arg(long)]
     pub request_delivery_report: bool,
@@ -151,6 +156,7 @@ pub fn submit_request(args: &SendArgs) -> Result<SubmitRequest, ClientError> {
         hop_limit: args.hop_limit.map(u64::from),
         crc: args.crc.map(|c| crc_text(c).to_owned()),
         request_delivery_report: args.request_delivery_report,
+        priority: args.priority.map(|p| p.name().to_owned()),
         ..SubmitRequest::default()
     })
 }
@@ -319,8 +325,11 @@ mod tests {
             "--crc",
             "16",
             "--request-delivery-report",
+            "--priority",
+            "emergency",
         ]);
         let r = submit_request(&args).unwrap();
+        assert_eq!(r.priority.as_deref(), Some("emergency"));
         assert_eq!(r.destination, "dtn://b/app");
         assert_eq!(r.lifetime_ms, Some(90_000));
         assert_eq!(r.hop_limit, Some(3));
@@ -336,6 +345,13 @@ mod tests {
             err.to_string().starts_with("DST: dtn EID needs a '/'"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn unknown_priority_class_is_refused_by_the_parser() {
+        let mut argv = vec!["tern-send", "ipn:2.1", "x", "--priority", "urgent"];
+        let err = Cli::try_parse_from(argv.drain(..)).unwrap_err();
+        assert!(err.to_string().contains("urgent"), "{err}");
     }
 
     #[test]

@@ -5,12 +5,17 @@
 //! application may be offline for days. Records of one endpoint come back in delivery order;
 //! the application removes each one after handling it (at-least-once delivery). Writes become
 //! durable with the store's ordinary `flush`.
+//!
+//! A record keeps a small payload inline. The payload of a bundle stored as a file (see
+//! [`super::files`]) stays in that file: the record names the file and the payload's byte range,
+//! and holds one of the file's references until it is removed.
 
 use bytes::Bytes;
 use proto::wire::{CreationTimestamp, Eid};
 use serde::{Deserialize, Serialize};
 
-use super::{SledStore, StoreError, encode};
+use super::files::FileRef;
+use super::{SledStore, StoreError, WriteBatch, encode};
 
 /// One delivered bundle as an application sees it: who sent it, to whom, and its payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +33,32 @@ pub struct MailboxRecord {
     pub admin_record: bool,
 }
 
+/// A mailbox record as stored (format version 2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum StoredRecord {
+    /// Everything in the record.
+    Inline(MailboxRecord),
+    /// The payload is bytes `offset..offset + len` of stored file `file`.
+    File {
+        source: Eid,
+        destination: Eid,
+        creation: CreationTimestamp,
+        admin_record: bool,
+        file: u64,
+        offset: u64,
+        len: u64,
+    },
+}
+
+impl StoredRecord {
+    fn file(&self) -> Option<u64> {
+        match self {
+            Self::Inline(_) => None,
+            Self::File { file, .. } => Some(*file),
+        }
+    }
+}
+
 impl SledStore {
     /// Appends `record` to `endpoint`'s mailbox; returns its sequence number, which increases
     /// with each delivery (across restarts too: sled's id generator never hands one out twice).
@@ -36,11 +67,53 @@ impl SledStore {
             .db
             .generate_id()
             .map_err(self.failed(|| format!("numbering a delivery to {endpoint}")))?;
-        let value = encode(record, || format!("a delivery to {endpoint}"))?;
+        let value = encode(&StoredRecord::Inline(record.clone()), || {
+            format!("a delivery to {endpoint}")
+        })?;
         self.mailbox
             .insert(record_key(endpoint, seq), value)
             .map_err(self.failed(|| format!("writing delivery {seq} to {endpoint}")))?;
         self.note_write(record.payload.len())?;
+        Ok(seq)
+    }
+
+    /// Adds `record` to `endpoint`'s mailbox in `batch` (applied with [`SledStore::commit`]);
+    /// returns its sequence number. `bundle` is the stored bundle `key` that `record` was made
+    /// from: when that bundle is a file and the record's payload is a slice of `bundle`, the
+    /// record refers to the file's bytes instead of copying them.
+    pub fn stage_delivery(
+        &self,
+        batch: &mut WriteBatch,
+        endpoint: &Eid,
+        key: proto::node::BundleKey,
+        bundle: &Bytes,
+        record: &MailboxRecord,
+    ) -> Result<u64, StoreError> {
+        let seq = self
+            .db
+            .generate_id()
+            .map_err(self.failed(|| format!("numbering a delivery to {endpoint}")))?;
+        let base = bundle.as_ptr() as usize;
+        let start = record.payload.as_ptr() as usize;
+        let within = start >= base && start + record.payload.len() <= base + bundle.len();
+        let stored = match self.files.file_of(key) {
+            Some(FileRef { file, len }) if within && len == bundle.len() as u64 => {
+                self.files.add_ref(file);
+                StoredRecord::File {
+                    source: record.source.clone(),
+                    destination: record.destination.clone(),
+                    creation: record.creation,
+                    admin_record: record.admin_record,
+                    file,
+                    offset: (start - base) as u64,
+                    len: record.payload.len() as u64,
+                }
+            }
+            _ => StoredRecord::Inline(record.clone()),
+        };
+        let value = encode(&stored, || format!("a delivery to {endpoint}"))?;
+        batch.mailbox.insert(record_key(endpoint, seq), value);
+        batch.mailbox_writes += 1;
         Ok(seq)
     }
 
@@ -67,7 +140,10 @@ impl SledStore {
             let (key, value) =
                 entry.map_err(self.failed(|| format!("reading the mailbox of {endpoint}")))?;
             let seq = seq_of(&key);
-            match postcard::from_bytes::<MailboxRecord>(&value) {
+            let record = postcard::from_bytes::<StoredRecord>(&value)
+                .map_err(|e| e.to_string())
+                .and_then(|stored| self.resolve(stored).map_err(|e| e.to_string()));
+            match record {
                 Ok(record) => records.push((seq, record)),
                 Err(error) => {
                     tracing::warn!(%endpoint, seq, %error, "skipping an unreadable mailbox record");
@@ -83,8 +159,58 @@ impl SledStore {
             .mailbox
             .remove(record_key(endpoint, seq))
             .map_err(self.failed(|| format!("removing delivery {seq} from {endpoint}")))?;
+        let file = removed
+            .as_ref()
+            .and_then(|v| postcard::from_bytes::<StoredRecord>(v).ok())
+            .and_then(|stored| stored.file());
+        if let Some(file) = file {
+            self.files.release(file);
+        }
         self.note_write(0)?;
         Ok(removed.is_some())
+    }
+
+    /// The record an application sees: a file-backed payload read from its file.
+    fn resolve(&self, stored: StoredRecord) -> Result<MailboxRecord, StoreError> {
+        match stored {
+            StoredRecord::Inline(record) => Ok(record),
+            StoredRecord::File {
+                source,
+                destination,
+                creation,
+                admin_record,
+                file,
+                offset,
+                len,
+            } => {
+                let payload = self
+                    .files
+                    .read_range(file, offset, len)
+                    .map_err(|source| self.file_failed(file, "reading a delivered payload", source))?;
+                Ok(MailboxRecord {
+                    source,
+                    destination,
+                    creation,
+                    payload,
+                    admin_record,
+                })
+            }
+        }
+    }
+
+    /// Counts the file references of every mailbox record (on open).
+    pub(super) fn count_mailbox_file_refs(&self) -> Result<(), StoreError> {
+        for entry in self.mailbox.iter() {
+            let (_, value) =
+                entry.map_err(self.failed(|| "reading the mailboxes".to_owned()))?;
+            if let Some(file) = postcard::from_bytes::<StoredRecord>(&value)
+                .ok()
+                .and_then(|s| s.file())
+            {
+                self.files.add_ref(file);
+            }
+        }
+        Ok(())
     }
 
     /// How many records wait in `endpoint`'s mailbox (walks them all).

@@ -26,6 +26,7 @@ fn meta(from: &str, forwarded: &[&str]) -> BundleMeta {
         from: Some(eid(from)),
         forwarded_to: forwarded.iter().map(|e| eid(e)).collect(),
         delivered_to: BTreeSet::from([eid("ipn:1.7")]),
+        copies: None,
     }
 }
 

@@ -858,6 +858,11 @@ impl Harness {
                     }
                 }
                 Output::Report(_) => {}
+                // No link here is declared control-capable: the node must stay silent on the
+                // control channel.
+                Output::Control { link, .. } => {
+                    panic!("control message on {link}, which never declared a control channel")
+                }
             }
         }
         if self.node.stored_bytes() > self.config.storage_quota {

@@ -6,8 +6,10 @@
 use std::collections::BTreeSet;
 
 use super::io::{Output, RefuseReason, Report, Rewrite, StoreOp, TxOutcome};
+use super::shares::InFlight;
+use super::table::OrderKey;
 use super::{BundleKey, Link, LinkId, Node, TxToken};
-use crate::routing::{BundleView, PeerView, Retain};
+use crate::routing::{PeerView, Retain};
 use crate::wire::BundleFlags;
 use crate::wire::admin::{ReasonCode, StatusKind};
 
@@ -19,9 +21,24 @@ impl Node {
                 peer,
                 in_flight: BTreeSet::new(),
                 refused: BTreeSet::new(),
-                cursor: BundleKey(0),
+                cursor: OrderKey::FIRST,
+                rate: None,
+                control: None,
             },
         );
+        if let Some(peer) = self.links.get(&link).and_then(|l| l.peer.clone()) {
+            self.router_contact(&peer);
+        }
+    }
+
+    /// The driver's measure of a link's rate, in bytes per second: it sizes how many lower-class
+    /// bytes may be in flight ahead of an alert (see [`super::LinkShaping`]). Call it after
+    /// `LinkUp`, and again whenever the estimate changes; it applies from the next input.
+    /// Unknown links are ignored.
+    pub fn set_link_rate(&mut self, link: LinkId, bytes_per_second: u64) {
+        if let Some(l) = self.links.get_mut(&link) {
+            l.rate = Some(bytes_per_second);
+        }
     }
 
     pub(super) fn link_down(&mut self, link: LinkId) {
@@ -34,13 +51,18 @@ impl Node {
             .map(|(t, _)| *t)
             .collect();
         for token in lost {
-            self.in_flight.remove(&token);
+            if let Some((_, key)) = self.in_flight.remove(&token)
+                && let Some(entry) = self.table.get_mut(key)
+            {
+                entry.tx.remove(&token);
+            }
             self.counters.forward_failed += 1;
         }
     }
 
     /// Offers bundles on every link with room in its window.
     pub(super) fn pump_links(&mut self) {
+        self.router.set_now(self.now);
         let ids: Vec<LinkId> = self.links.keys().copied().collect();
         for id in ids {
             self.pump_link(id);
@@ -55,10 +77,18 @@ impl Node {
         let Some(peer) = link.peer.clone() else {
             return; // Without the peer's identity nothing can be judged safe to send.
         };
-        if link.in_flight.len() >= window {
-            return;
+        if link.in_flight.len() >= window
+            || link.control.as_ref().is_some_and(|c| c.holds_offers())
+        {
+            return; // Full, or reconciling: offers wait for its result.
         }
         let mut room = window - link.in_flight.len();
+        // What this link carries now, by class: lower classes may not crowd out alerts.
+        let mut carrying = InFlight::default();
+        for e in link.in_flight.iter().filter_map(|k| self.table.get(*k)) {
+            carrying.add(e.class, e.size);
+        }
+        let byte_budget = self.config.shaping.byte_budget(link.rate);
         // Bundles already on their way to this peer over another link (two sessions to one
         // peer, e.g. one it opened and one we opened): one copy in flight is enough.
         let elsewhere: BTreeSet<BundleKey> = self
@@ -69,12 +99,19 @@ impl Node {
             .collect();
         let mut cursor = link.cursor;
         let mut picks = Vec::new();
-        for entry in self.table.range_from(link.cursor) {
+        // Most urgent class first, then earliest expiry (see `OrderKey`).
+        for entry in self.table.in_order_from(link.cursor) {
             if room == 0 {
                 break;
             }
-            cursor = BundleKey(entry.key.0 + 1);
+            if !carrying.admits(entry.class, window, byte_budget) {
+                // Everything after is of this class or a lower one: wait for the link to drain,
+                // and consider this bundle again then (the cursor stays before it).
+                break;
+            }
+            cursor = entry.order().next();
             if !entry.durable
+                || link.control.as_ref().is_some_and(|c| !c.may_offer(entry.key))
                 || link.in_flight.contains(&entry.key)
                 || elsewhere.contains(&entry.key)
                 || link.refused.contains(&entry.key)
@@ -90,33 +127,33 @@ impl Node {
             {
                 continue;
             }
-            let view = BundleView {
-                key: entry.key,
-                source: &entry.id.source,
-                destination: &entry.destination,
-                from: entry.meta.from.as_ref(),
-            };
-            if !self
-                .router
-                .should_offer(&view, &PeerView { node_id: &peer })
-            {
+            let view = entry.view();
+            let peer_view = PeerView { node_id: &peer };
+            if !self.router.should_offer(&view, &peer_view) {
                 continue;
             }
+            let copies = self.router.copies_to_hand(&view, &peer_view);
             let rewrite = Rewrite {
                 previous_node: self.config.node_id.clone(),
                 bundle_age_ms: entry.tracks_age.then(|| entry.age_ms(self.now)),
                 increment_hop_count: entry.has_hop_count,
+                copies,
             };
-            picks.push((entry.key, rewrite));
+            picks.push((entry.key, rewrite, copies.unwrap_or(0)));
+            carrying.add(entry.class, entry.size);
             room -= 1;
         }
         if let Some(link) = self.links.get_mut(&id) {
             link.cursor = cursor;
         }
-        for (key, rewrite) in picks {
+        for (key, rewrite, handed) in picks {
             let token = TxToken(self.next_token);
             self.next_token += 1;
             self.in_flight.insert(token, (id, key));
+            if let Some(entry) = self.table.get_mut(key) {
+                // Promised to this transfer until it ends: no other transfer may hand them out.
+                entry.tx.insert(token, handed);
+            }
             if let Some(link) = self.links.get_mut(&id) {
                 link.in_flight.insert(key);
             }
@@ -133,6 +170,11 @@ impl Node {
         let Some((link_id, key)) = self.in_flight.remove(&token) else {
             return; // Unknown or already settled (e.g. the link went down first).
         };
+        let handed = self
+            .table
+            .get_mut(key)
+            .and_then(|e| e.tx.remove(&token))
+            .unwrap_or(0);
         let peer = self.links.get_mut(&link_id).and_then(|link| {
             link.in_flight.remove(&key);
             link.peer.clone()
@@ -149,6 +191,7 @@ impl Node {
                     self.counters.forwarded += 1;
                     self.outputs
                         .push_back(Output::Report(Report::Forwarded { key, link: link_id }));
+                    self.spend_copies(key, handed);
                 } else {
                     self.counters.forward_failed += 1;
                 }
@@ -157,15 +200,13 @@ impl Node {
                     return;
                 };
                 let forwarding_report = entry.flags.contains(BundleFlags::REPORT_FORWARDING);
-                let view = BundleView {
-                    key,
-                    source: &entry.id.source,
-                    destination: &entry.destination,
-                    from: entry.meta.from.as_ref(),
-                };
-                let retain = self
+                let spent = entry.meta.copies == Some(0);
+                let mut retain = self
                     .router
-                    .after_forward(&view, &PeerView { node_id: &peer });
+                    .after_forward(&entry.view(), &PeerView { node_id: &peer });
+                if spent {
+                    retain = Retain::Release; // Every copy handed on: nothing left to carry.
+                }
                 if forwarding_report && accepted {
                     self.report_entry(key, StatusKind::Forwarded, ReasonCode::NoInformation);
                 }
@@ -190,8 +231,22 @@ impl Node {
         }
     }
 
+    /// Deducts the copies a peer accepted from this node's count, durably.
+    fn spend_copies(&mut self, key: BundleKey, handed: u32) {
+        let Some(entry) = self.table.get_mut(key) else {
+            return;
+        };
+        let Some(held) = entry.meta.copies.filter(|_| handed > 0) else {
+            return;
+        };
+        entry.meta.copies = Some(held.saturating_sub(handed));
+        let meta = entry.meta.clone();
+        self.outputs
+            .push_back(Output::Store(StoreOp::UpdateMeta { key, meta }));
+    }
+
     /// Records that `peer` holds `key`, durably, so it is never offered to it again.
-    fn peer_has(&mut self, key: BundleKey, peer: &crate::wire::Eid) {
+    pub(super) fn peer_has(&mut self, key: BundleKey, peer: &crate::wire::Eid) {
         let Some(entry) = self.table.get_mut(key) else {
             return;
         };

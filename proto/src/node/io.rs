@@ -55,6 +55,21 @@ pub enum Input {
     },
     /// The time returned by `poll_timeout` has come (calling early or twice is harmless).
     Timeout,
+    /// `link` can carry tern control messages to its peer (the peer advertised that it speaks
+    /// them): the node reconciles bundle sets over it and exchanges routing summaries. Send after
+    /// `LinkUp`; links without it use per-peer history only.
+    ControlReady {
+        /// The link.
+        link: LinkId,
+    },
+    /// A control message from the peer on `link` ([`super::control`]); malformed ones are
+    /// reported and make the link fall back to per-peer history.
+    Control {
+        /// The link.
+        link: LinkId,
+        /// The message, as framed by the link.
+        bytes: Bytes,
+    },
 }
 
 /// How a transmission ended.
@@ -121,6 +136,14 @@ pub enum Output {
     },
     /// Something an operator may want to see: logs and counters.
     Report(Report),
+    /// Send control message `message` to the peer on `link` (only on links the driver declared
+    /// with `Input::ControlReady`, in order, never stored).
+    Control {
+        /// The link.
+        link: LinkId,
+        /// The encoded message ([`super::control`]).
+        message: Bytes,
+    },
 }
 
 /// A durable-state change, applied by the driver in order.
@@ -170,6 +193,12 @@ pub enum StoreOp {
         /// The endpoint.
         endpoint: Eid,
     },
+    /// Replace the router's persisted state (e.g. PRoPHET's predictabilities), an opaque
+    /// record the router wrote and reads back after a restart.
+    PutRouterState {
+        /// The router's encoding of its state.
+        state: Bytes,
+    },
 }
 
 /// Per-bundle state that must survive a restart.
@@ -185,6 +214,10 @@ pub struct BundleMeta {
     pub forwarded_to: BTreeSet<Eid>,
     /// Local endpoints it was delivered to.
     pub delivered_to: BTreeSet<Eid>,
+    /// Copies this node holds, for copy-counting strategies (spray-and-wait); `None` otherwise.
+    /// Durable, so a restart cannot mint copies.
+    #[serde(default)]
+    pub copies: Option<u32>,
 }
 
 /// A stored bundle handed back to `Node::new` after a restart.
@@ -207,6 +240,8 @@ pub struct Restored {
     pub tombstones: Vec<(BundleId, DtnTime)>,
     /// Application registrations.
     pub registrations: Vec<Eid>,
+    /// The router's last `PutRouterState`, if any.
+    pub router_state: Option<Bytes>,
 }
 
 /// The changes a forwarding node makes to a bundle on the way out (RFC 9171 §4.4, §5.4).
@@ -218,6 +253,9 @@ pub struct Rewrite {
     pub bundle_age_ms: Option<u64>,
     /// Count one more hop in the hop-count block.
     pub increment_hop_count: bool,
+    /// Copies handed to the receiver, written into the copies block (spray-and-wait); `None`
+    /// leaves the bundle's copies block, if any, as stored.
+    pub copies: Option<u32>,
 }
 
 impl Rewrite {
@@ -229,6 +267,9 @@ impl Rewrite {
         }
         if self.increment_hop_count {
             bundle.increment_hop_count();
+        }
+        if let Some(copies) = self.copies {
+            crate::wire::copies::set_copies(bundle, copies);
         }
     }
 }
@@ -281,5 +322,12 @@ pub enum Report {
         key: BundleKey,
         /// Why (RFC 9171 §6.1.1 reason codes).
         reason: ReasonCode,
+    },
+    /// A control-capable link fell back to per-peer history.
+    ControlFailed {
+        /// The link.
+        link: LinkId,
+        /// Why.
+        error: super::ControlFailure,
     },
 }

@@ -16,13 +16,17 @@ use bytes::Bytes;
 use crate::routing::{Router, RouterKind};
 use crate::wire::fragment::{Reassembler, ReassemblyLimits};
 use crate::wire::{
-    BuildError, BundleBuilder, BundleFlags, CrcType, CreationTimestamp, DecodeLimits, DtnTime, Eid,
+    BlockFlags, BuildError, BundleBuilder, BundleFlags, CrcType, CreationTimestamp, DecodeLimits,
+    DtnTime, Eid, Priority,
 };
 
+pub mod control;
 mod forward;
 mod ids;
 mod io;
+mod link;
 mod receive;
+mod shares;
 pub mod store;
 mod table;
 mod time;
@@ -32,6 +36,8 @@ pub use io::{
     BundleMeta, Input, Output, RefuseReason, Report, Restored, Rewrite, StoreOp, StoredBundle,
     TxOutcome,
 };
+pub use link::{ControlFailure, RECON_TIMEOUT};
+pub use shares::{LinkShaping, StorageShares};
 pub use time::{Instant, Now};
 
 use table::BundleTable;
@@ -53,6 +59,10 @@ pub struct Config {
     pub report_lifetime_ms: u64,
     /// Memory bounds for reassembling fragments addressed to this node.
     pub reassembly: ReassemblyLimits,
+    /// How the storage quota is shared between priority classes.
+    pub storage_shares: StorageShares,
+    /// How lower classes are held back on links so they cannot delay alerts.
+    pub shaping: LinkShaping,
 }
 
 impl Config {
@@ -66,6 +76,8 @@ impl Config {
             window_per_link: 16,
             report_lifetime_ms: 24 * 3_600_000,
             reassembly: ReassemblyLimits::default(),
+            storage_shares: StorageShares::default(),
+            shaping: LinkShaping::default(),
         }
     }
 }
@@ -89,10 +101,13 @@ pub struct Submit {
     pub hop_limit: Option<u8>,
     /// CRC type for every block.
     pub crc: CrcType,
+    /// Priority class, carried in a priority block unless normal (bundles without one are
+    /// normal).
+    pub priority: Priority,
 }
 
 impl Submit {
-    /// A submission with defaults: 24 h lifetime, no reports, CRC-32C.
+    /// A submission with defaults: 24 h lifetime, no reports, CRC-32C, normal priority.
     pub fn new(destination: Eid, payload: impl Into<Bytes>) -> Self {
         Self {
             source: None,
@@ -103,6 +118,7 @@ impl Submit {
             flags: BundleFlags::empty(),
             hop_limit: None,
             crc: CrcType::Crc32c,
+            priority: Priority::Normal,
         }
     }
 }
@@ -186,6 +202,12 @@ pub struct Counters {
     pub expired: u64,
     /// Relay copies evicted to make room.
     pub evicted: u64,
+    /// Control messages sent to peers.
+    pub control_sent_messages: u64,
+    /// Bytes of control messages sent to peers.
+    pub control_sent_bytes: u64,
+    /// Bytes of control messages received from peers.
+    pub control_received_bytes: u64,
 }
 
 /// A link as the node sees it.
@@ -196,8 +218,13 @@ struct Link {
     in_flight: BTreeSet<BundleKey>,
     /// Bundles this peer refused during this session (not offered again until the next one).
     refused: BTreeSet<BundleKey>,
-    /// Keys below this have been considered for this link already.
-    cursor: BundleKey,
+    /// Bundles before this position (in transmission order) have been considered for this link
+    /// already.
+    cursor: table::OrderKey,
+    /// Bytes per second, if the driver reported it ([`Node::set_link_rate`]).
+    rate: Option<u64>,
+    /// Control-channel state once the driver declared the link control-capable.
+    control: Option<link::ControlLink>,
 }
 
 /// A stored bundle as listed for operators.
@@ -219,6 +246,8 @@ pub struct BundleSummary {
     pub forwarded_to: Vec<Eid>,
     /// Whether the store confirmed it durable.
     pub durable: bool,
+    /// Priority class.
+    pub priority: Priority,
 }
 
 /// A link as listed for operators.
@@ -256,7 +285,7 @@ impl Node {
     /// generator so that randomized strategies replay exactly.
     pub fn new(config: Config, seed: u64, now: Now, restored: Restored) -> Self {
         let reassembler = Reassembler::new(config.reassembly);
-        let router = config.router.build();
+        let router = config.router.build(&config.node_id, now);
         let mut node = Self {
             config,
             seed,
@@ -286,7 +315,12 @@ impl Node {
             Input::Received { link, rx, bytes } => self.receive(link, rx, bytes),
             Input::Transmitted { token, outcome } => self.transmitted(token, outcome),
             Input::Stored { key } => self.stored(key),
-            Input::Timeout => self.timeout(),
+            Input::Timeout => {
+                self.timeout();
+                self.control_timeouts();
+            }
+            Input::ControlReady { link } => self.control_ready(link),
+            Input::Control { link, bytes } => self.control(link, bytes),
         }
         self.pump_links();
     }
@@ -309,6 +343,9 @@ impl Node {
             .payload(req.payload);
         if let Some(limit) = req.hop_limit {
             builder = builder.hop_limit(limit);
+        }
+        if req.priority != Priority::Normal {
+            builder = builder.extension(req.priority.block_body(), BlockFlags::empty());
         }
         if creation.time.0 == 0 {
             builder = builder.bundle_age(0);
@@ -365,9 +402,14 @@ impl Node {
 
     /// When the driver should call `handle(now, Input::Timeout)` next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.table
+        let expiry = self
+            .table
             .next_deadline()
-            .map(|deadline| self.now.mono_at(deadline))
+            .map(|deadline| self.now.mono_at(deadline));
+        match (expiry, self.control_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// This node's ID.
@@ -478,6 +520,9 @@ impl Node {
         for stored in restored.bundles {
             self.restore_bundle(stored);
         }
+        if let Some(state) = restored.router_state {
+            self.router.restore_state(&state);
+        }
         self.next_key = self.table.last_key().map_or(1, |k| k.0 + 1);
     }
 }
@@ -492,6 +537,7 @@ fn summary(e: &table::Entry) -> BundleSummary {
         expires: e.expires,
         forwarded_to: e.meta.forwarded_to.iter().cloned().collect(),
         durable: e.durable,
+        priority: e.class,
     }
 }
 

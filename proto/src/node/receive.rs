@@ -1,12 +1,16 @@
 //! Bundle reception, admission, local delivery and deletion (RFC 9171 §5.6–§5.10).
 
+use std::collections::BTreeSet;
+
 use bytes::Bytes;
 
 use super::io::{BundleMeta, Output, RefuseReason, Report, StoreOp, StoredBundle};
 use super::table::{Entry, age_on_arrival};
 use super::{BundleKey, LinkId, Node, RxId, SubmitError};
 use crate::wire::admin::{AdminRecord, ReasonCode, StatusAssertion, StatusKind, StatusReport};
-use crate::wire::{BlockType, Bundle, BundleFlags};
+use crate::wire::copies::{COPIES_BLOCK_TYPE, copies_of};
+use crate::wire::priority::PRIORITY_BLOCK_TYPE;
+use crate::wire::{BlockType, Bundle, BundleFlags, Priority};
 
 /// Block types this node processes or carries knowingly. BPSec blocks (RFC 9172) are carried
 /// untouched: a node that is neither source nor acceptor of a security operation forwards them.
@@ -19,7 +23,8 @@ fn known_block(t: BlockType) -> bool {
             | BlockType::HOP_COUNT
             | BlockType::BLOCK_INTEGRITY
             | BlockType::BLOCK_CONFIDENTIALITY
-    )
+    ) || t == PRIORITY_BLOCK_TYPE
+        || t == COPIES_BLOCK_TYPE
 }
 
 impl Node {
@@ -123,7 +128,8 @@ impl Node {
         // Relay traffic does not evict relay traffic (that only churns); a bundle for this
         // node may evict relay copies.
         let for_us = bundle.primary().destination.node_id().as_ref() == Some(&self.config.node_id);
-        if !self.make_room(size, for_us) {
+        let class = Priority::of(&bundle).unwrap_or_default();
+        if !self.make_room(size, class, for_us) {
             self.refuse(
                 link,
                 rx,
@@ -136,10 +142,13 @@ impl Node {
             return;
         }
         let from = bundle.previous_node().cloned().or(peer.clone());
+        // A malformed copies block counts as none: one copy, wait phase.
+        let carried = copies_of(&bundle).ok().flatten();
         let mut meta = BundleMeta {
             received_at: self.now.wall,
             age_at_receipt_ms: age,
             from: from.clone(),
+            copies: self.router.initial_copies(carried, false),
             ..BundleMeta::default()
         };
         meta.forwarded_to.extend(from);
@@ -171,7 +180,8 @@ impl Node {
             });
         }
         let needed = bytes.len() as u64;
-        if !self.make_room(needed, true) {
+        let class = Priority::of(&bundle).unwrap_or_default();
+        if !self.make_room(needed, class, true) {
             let used = self.table.used_bytes();
             return Err(SubmitError::StorageFull {
                 used,
@@ -182,6 +192,7 @@ impl Node {
         let meta = BundleMeta {
             received_at: self.now.wall,
             age_at_receipt_ms: bundle.bundle_age().unwrap_or(0),
+            copies: self.router.initial_copies(None, true),
             ..BundleMeta::default()
         };
         let key = self.admit(&bundle, bytes, meta, None);
@@ -223,8 +234,9 @@ impl Node {
         if let Some((link, rx)) = entry.pending_rx.take() {
             self.outputs.push_back(Output::Accept { link, rx });
         }
+        let order = entry.order();
         for link in self.links.values_mut() {
-            link.cursor = link.cursor.min(key);
+            link.cursor = link.cursor.min(order);
         }
         self.deliver_locally(key);
     }
@@ -301,38 +313,90 @@ impl Node {
             .push_back(Output::Report(Report::Deleted { key, reason }));
     }
 
-    /// Makes room for `size` more bytes, evicting relay copies if `may_evict` (for bundles that
-    /// matter more than relay copies: this node's own submissions and bundles addressed to it).
+    /// Makes room for a bundle of `size` bytes and class `class`, evicting stored bundles if
+    /// needed; false if it cannot be admitted.
     ///
-    /// Only bundles that another node is known to hold are evicted — copies we relay, oldest
-    /// first — never the only copy of a bundle (our own submissions not yet forwarded), nor one
-    /// waiting for local delivery: dropping those would lose data the network accepted. If that
-    /// is not enough, nothing is evicted and the caller refuses. (Priority classes refine the
-    /// choice in the routing suite.)
-    fn make_room(&mut self, size: u64, may_evict: bool) -> bool {
+    /// The class must fit its storage share and, below emergency, leave the emergency reserve
+    /// (see [`super::StorageShares`]). Eviction takes the least urgent class first, oldest first
+    /// within a class, and only bundles of a lower class than the newcomer — or of the same class
+    /// if `same_class` (this node's own submissions and bundles addressed to it matter more than
+    /// relay copies; relay traffic evicting relay traffic of its own class only churns). So an
+    /// emergency bundle is never evicted to admit a lower class.
+    ///
+    /// Only bundles that another node is known to hold are evicted, never the only copy of a
+    /// bundle (our own submissions not yet forwarded), nor one waiting for local delivery or for
+    /// its store write: dropping those would lose data the network accepted. If that is not
+    /// enough, nothing is evicted and the caller refuses.
+    fn make_room(&mut self, size: u64, class: Priority, same_class: bool) -> bool {
         let quota = self.config.storage_quota;
+        let shares = self.config.storage_shares;
         let used = self.table.used_bytes();
-        if used.saturating_add(size) <= quota {
-            return true;
-        }
-        if size > quota || !may_evict {
+        let class_cap = shares.cap(class, quota);
+        let pool_cap = shares.below_emergency(class, quota);
+        let pool_used = if class == Priority::Emergency {
+            used
+        } else {
+            used.saturating_sub(self.table.used_by(Priority::Emergency))
+        };
+        if size > class_cap {
             return false;
         }
-        let need = used.saturating_add(size) - quota;
-        let mut freed = 0u64;
-        let mut victims = Vec::new();
-        for e in self.table.iter() {
-            if freed >= need {
-                break;
-            }
-            let local = e.destination.node_id().as_ref() == Some(&self.config.node_id);
+        // Bytes to free: of this class (its share), and of any class that counts (quota, reserve).
+        let mut need_class = self
+            .table
+            .used_by(class)
+            .saturating_add(size)
+            .saturating_sub(class_cap);
+        let mut need = used
+            .saturating_add(size)
+            .saturating_sub(quota)
+            .max(pool_used.saturating_add(size).saturating_sub(pool_cap));
+        if need == 0 && need_class == 0 {
+            return true;
+        }
+        // At most the bytes of the classes it may evict: under a flood that cannot make room,
+        // refusing costs no scan of the table.
+        let reachable: u64 = Priority::ALL
+            .into_iter()
+            .filter(|c| *c < class || *c == class && same_class)
+            .map(|c| self.table.used_by(c))
+            .sum();
+        if reachable < need.max(need_class) {
+            return false;
+        }
+        let node_id = &self.config.node_id;
+        let evictable = |e: &Entry| {
+            let lower = e.class < class || e.class == class && same_class;
+            let local = e.destination.node_id().as_ref() == Some(node_id);
             let held_elsewhere = !e.meta.forwarded_to.is_empty();
-            if e.durable && held_elsewhere && !local && e.pending_rx.is_none() {
-                victims.push(e.key);
-                freed = freed.saturating_add(e.size);
+            lower && e.durable && held_elsewhere && !local && e.pending_rx.is_none()
+        };
+        let mut victims = BTreeSet::new();
+        if need_class > 0 {
+            // Over its share: only bundles of the same class help.
+            for e in self.table.iter().filter(|e| e.class == class) {
+                if need_class == 0 {
+                    break;
+                }
+                if evictable(e) {
+                    victims.insert(e.key);
+                    need_class = need_class.saturating_sub(e.size);
+                    need = need.saturating_sub(e.size);
+                }
+            }
+            if need_class > 0 {
+                return false;
             }
         }
-        if freed < need {
+        for e in self.table.eviction_order() {
+            if need == 0 {
+                break;
+            }
+            if evictable(e) && victims.insert(e.key) {
+                need = need.saturating_sub(e.size);
+            }
+        }
+        if need > 0 {
             return false;
         }
         for key in victims {
@@ -374,7 +438,8 @@ impl Node {
         // The whole bundle obeys the same limits as any other: a fragmented ADU may not smuggle
         // in more than one bundle may carry, nor overrun the store. Its fragments stay stored.
         let size = bytes.len();
-        if size > self.config.limits.max_bundle_size || !self.make_room(size as u64, true) {
+        let class = Priority::of(&whole).unwrap_or_default();
+        if size > self.config.limits.max_bundle_size || !self.make_room(size as u64, class, true) {
             return;
         }
         let meta = BundleMeta {
@@ -394,11 +459,18 @@ impl Node {
                 .push_back(Output::Store(StoreOp::DeleteBundle { key: stored.key }));
             return;
         };
+        let mut meta = stored.meta;
+        if meta.copies.is_none() {
+            // Stored before the strategy counted copies: start counting from what it carries.
+            let local = bundle.primary().source.node_id().as_ref() == Some(&self.config.node_id);
+            let carried = copies_of(&bundle).ok().flatten();
+            meta.copies = self.router.initial_copies(carried, local);
+        }
         let mut entry = Entry::new(
             stored.key,
             &bundle,
             stored.bytes.len() as u64,
-            stored.meta,
+            meta,
             self.now,
         );
         entry.durable = true;

@@ -21,6 +21,8 @@ pub struct StoreState {
     pub tombstones: BTreeMap<BundleId, DtnTime>,
     /// Registrations.
     pub registrations: BTreeSet<Eid>,
+    /// The router's persisted state.
+    pub router_state: Option<Bytes>,
 }
 
 impl StoreState {
@@ -50,6 +52,9 @@ impl StoreState {
             StoreOp::DeleteRegistration { endpoint } => {
                 self.registrations.remove(&endpoint);
             }
+            StoreOp::PutRouterState { state } => {
+                self.router_state = Some(state);
+            }
         }
     }
 
@@ -71,6 +76,7 @@ impl StoreState {
                 .map(|(id, until)| (id.clone(), *until))
                 .collect(),
             registrations: self.registrations.iter().cloned().collect(),
+            router_state: self.router_state.clone(),
         }
     }
 }

@@ -7,10 +7,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::ids::{BundleKey, LinkId, RxId};
+use super::ids::{BundleKey, LinkId, RxId, TxToken};
 use super::io::BundleMeta;
 use super::time::{Instant, Now};
-use crate::wire::{Bundle, BundleFlags, BundleId, DtnTime, Eid, FragmentInfo};
+use crate::routing::BundleView;
+use crate::wire::{Bundle, BundleFlags, BundleId, DtnTime, Eid, FragmentInfo, Priority};
 
 /// What the engine knows about one stored bundle.
 #[derive(Debug, Clone)]
@@ -36,6 +37,11 @@ pub(crate) struct Entry {
     pub(crate) durable: bool,
     /// The inbound transfer to accept once durable.
     pub(crate) pending_rx: Option<(LinkId, RxId)>,
+    /// Priority class, from the bundle's priority block (normal without one).
+    pub(crate) class: Priority,
+    /// Transmissions in flight, with the copies each promises its peer (0 when the strategy does
+    /// not count copies). Not durable: transfers do not survive a restart.
+    pub(crate) tx: BTreeMap<TxToken, u32>,
 }
 
 impl Entry {
@@ -70,6 +76,34 @@ impl Entry {
             admitted_mono: now.mono,
             durable: false,
             pending_rx: None,
+            // A malformed priority block counts as none: the class is a hint, not a reason to
+            // drop an otherwise valid bundle.
+            class: Priority::of(bundle).unwrap_or_default(),
+            tx: BTreeMap::new(),
+        }
+    }
+
+    /// Where this bundle stands in transmission order.
+    pub(crate) fn order(&self) -> OrderKey {
+        OrderKey::new(self.class, self.expires, self.key)
+    }
+
+    /// Copies this node may still hand on: those it holds minus those promised to transfers in
+    /// flight.
+    pub(crate) fn copies_available(&self) -> Option<u32> {
+        let promised: u32 = self.tx.values().fold(0, |a, n| a.saturating_add(*n));
+        self.meta.copies.map(|c| c.saturating_sub(promised))
+    }
+
+    /// What a router sees of this bundle.
+    pub(crate) fn view(&self) -> BundleView<'_> {
+        BundleView {
+            key: self.key,
+            source: &self.id.source,
+            destination: &self.destination,
+            from: self.meta.from.as_ref(),
+            copies: self.copies_available(),
+            in_flight: self.tx.len(),
         }
     }
 
@@ -81,6 +115,42 @@ impl Entry {
             now.mono.saturating_since(self.admitted_mono).as_millis() as u64
         };
         self.meta.age_at_receipt_ms.saturating_add(held)
+    }
+}
+
+/// Transmission order: most urgent class first, then earliest expiry, then admission order. Every
+/// contact sends in this order, so a short contact carries the alerts and, among equals, the
+/// bundles that would die soonest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct OrderKey {
+    /// 0 for emergency … 3 for bulk.
+    rank: u8,
+    expires: DtnTime,
+    key: BundleKey,
+}
+
+impl OrderKey {
+    /// Before every bundle.
+    pub(crate) const FIRST: Self = Self {
+        rank: 0,
+        expires: DtnTime(0),
+        key: BundleKey(0),
+    };
+
+    pub(crate) fn new(class: Priority, expires: DtnTime, key: BundleKey) -> Self {
+        Self {
+            rank: Priority::Emergency.code() - class.code(),
+            expires,
+            key,
+        }
+    }
+
+    /// The position just after this one.
+    pub(crate) fn next(self) -> Self {
+        Self {
+            key: BundleKey(self.key.0.saturating_add(1)),
+            ..self
+        }
     }
 }
 
@@ -105,12 +175,19 @@ pub(crate) struct BundleTable {
     expiry: BTreeSet<(DtnTime, BundleKey)>,
     tombstones: BTreeMap<BundleId, DtnTime>,
     tombstone_expiry: BTreeSet<(DtnTime, BundleId)>,
+    /// Transmission order (see [`OrderKey`]).
+    order: BTreeMap<OrderKey, BundleKey>,
     used_bytes: u64,
+    /// Bytes stored per class, indexed by [`Priority::code`].
+    used_by_class: [u64; 4],
 }
 
 impl BundleTable {
     pub(crate) fn insert(&mut self, entry: Entry) {
         self.used_bytes = self.used_bytes.saturating_add(entry.size);
+        let class = &mut self.used_by_class[usize::from(entry.class.code())];
+        *class = class.saturating_add(entry.size);
+        self.order.insert(entry.order(), entry.key);
         self.by_id.insert(entry.id.clone(), entry.key);
         self.expiry.insert((entry.expires, entry.key));
         self.entries.insert(entry.key, entry);
@@ -119,6 +196,9 @@ impl BundleTable {
     pub(crate) fn remove(&mut self, key: BundleKey) -> Option<Entry> {
         let entry = self.entries.remove(&key)?;
         self.used_bytes = self.used_bytes.saturating_sub(entry.size);
+        let class = &mut self.used_by_class[usize::from(entry.class.code())];
+        *class = class.saturating_sub(entry.size);
+        self.order.remove(&entry.order());
         self.by_id.remove(&entry.id);
         self.expiry.remove(&(entry.expires, key));
         Some(entry)
@@ -184,6 +264,11 @@ impl BundleTable {
         self.used_bytes
     }
 
+    /// Bytes stored of one class.
+    pub(crate) fn used_by(&self, class: Priority) -> u64 {
+        self.used_by_class[usize::from(class.code())]
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
@@ -192,9 +277,24 @@ impl BundleTable {
         self.tombstones.len()
     }
 
-    /// Entries with keys at or after `from`, in key order.
-    pub(crate) fn range_from(&self, from: BundleKey) -> impl Iterator<Item = &Entry> + '_ {
-        self.entries.range(from..).map(|(_, e)| e)
+    /// Ids of bundles handled here and remembered (reconciliation counts them as held).
+    pub(crate) fn tombstone_ids(&self) -> impl Iterator<Item = &BundleId> + '_ {
+        self.tombstones.keys()
+    }
+
+    /// Entries at or after `from` in transmission order.
+    pub(crate) fn in_order_from(&self, from: OrderKey) -> impl Iterator<Item = &Entry> + '_ {
+        self.order
+            .range(from..)
+            .filter_map(|(_, k)| self.entries.get(k))
+    }
+
+    /// Eviction candidates in eviction order: least urgent class first, then admission order.
+    pub(crate) fn eviction_order(&self) -> impl Iterator<Item = &Entry> + '_ {
+        Priority::ALL
+            .into_iter()
+            .rev()
+            .flat_map(move |class| self.entries.values().filter(move |e| e.class == class))
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Entry> + '_ {

@@ -34,6 +34,11 @@ enum Event {
         token: TxToken,
         outcome: TxOutcome,
     },
+    Control {
+        host: usize,
+        link: LinkId,
+        bytes: Bytes,
+    },
 }
 
 #[derive(Debug)]
@@ -57,7 +62,7 @@ impl Net {
             .enumerate()
             .map(|(i, name)| {
                 let mut config = Config::new(format!("dtn://{name}/").parse().unwrap());
-                config.router = router;
+                config.router = router.clone();
                 Host {
                     node: Node::new(config, i as u64, now, Restored::default()),
                     store: MemStore::new(),
@@ -180,6 +185,11 @@ impl Net {
                             .node
                             .handle(now, Input::Transmitted { token, outcome });
                     }
+                    Event::Control { host, link, bytes } => {
+                        self.hosts[host]
+                            .node
+                            .handle(now, Input::Control { link, bytes });
+                    }
                 }
             }
             if !moved {
@@ -246,6 +256,17 @@ impl Net {
                     self.hosts[h].delivered.push((endpoint, bundle));
                 }
                 Output::Report(_) => {}
+                Output::Control { link, message } => {
+                    // Control messages travel in order on the link, like bundles (see
+                    // `control::Net::connect_control`); on a link that is gone they are lost.
+                    if let Some(&(peer, peer_link)) = self.links.get(&(h, link)) {
+                        self.events.push_back(Event::Control {
+                            host: peer,
+                            link: peer_link,
+                            bytes: message,
+                        });
+                    }
+                }
             }
         }
         if self.hosts[h].auto_flush {
@@ -594,3 +615,7 @@ fn two_links_to_one_peer_carry_each_bundle_once() {
     net.connect(0, 1); // a second session to the same peer
     assert_eq!(net.hosts[1].node.counters().received, 3);
 }
+
+mod control;
+mod priority;
+mod routers;

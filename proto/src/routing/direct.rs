@@ -33,6 +33,8 @@ mod tests {
             source: &src,
             destination: &dst,
             from: None,
+            copies: None,
+            in_flight: 0,
         };
         let b: Eid = "dtn://b/".parse().unwrap();
         let c: Eid = "dtn://c/".parse().unwrap();

@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 
-use super::cbor::{self, Reader};
+use super::cbor::{self, Reader, SliceWriter};
 use super::crc::CrcType;
 use super::eid::Eid;
 use super::error::{DecodeError, DecodeErrorKind, Location};
@@ -124,34 +124,64 @@ impl CanonicalBlock {
 
     /// Appends the block's encoding with its CRC.
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        let items = if self.crc == CrcType::None { 5 } else { 6 };
-        cbor::write_array(out, items);
-        cbor::write_uint(out, self.block_type().0);
-        cbor::write_uint(out, self.number);
-        cbor::write_uint(out, self.flags.bits());
-        cbor::write_uint(out, self.crc.code());
+        cbor::append_bounded(out, self.max_encoded_len(), |w| self.write(w));
+    }
+
+    /// An upper bound of the encoded size that counts every integer at its longest (9 bytes).
+    #[inline(always)]
+    pub(crate) fn max_encoded_len(&self) -> usize {
+        let data = match &self.body {
+            BlockBody::Payload(data) | BlockBody::Other { data, .. } => data.len(),
+            BlockBody::PreviousNode(eid) => eid.max_encoded_len(),
+            BlockBody::BundleAge(_) => cbor::MAX_HEADER_LEN,
+            BlockBody::HopCount(_) => 1 + 2 * cbor::MAX_HEADER_LEN,
+        };
+        // Array header and CRC type (one byte each); type, number, flags and the data's header
+        // (up to 9 each); the CRC item (at most 5).
+        2 + 4 * cbor::MAX_HEADER_LEN + data + 5
+    }
+
+    /// Writes the block (RFC 9171 §4.3.2), CRC included.
+    #[inline(always)]
+    pub(crate) fn write(&self, w: &mut SliceWriter<'_>) {
+        let start = w.position();
+        let array = if self.crc == CrcType::None { 0x85 } else { 0x86 };
+        let (block_type, number, flags) = (self.block_type().0, self.number, self.flags.bits());
+        if block_type < 24 && number < 24 && flags < 24 {
+            // The usual case: five one-byte items, written at once.
+            w.raw(&[
+                array,
+                block_type as u8,
+                number as u8,
+                flags as u8,
+                self.crc.code() as u8,
+            ]);
+        } else {
+            w.byte(array);
+            w.uint(block_type);
+            w.uint(number);
+            w.uint(flags);
+            w.byte(self.crc.code() as u8);
+        }
         match &self.body {
-            BlockBody::Payload(data) | BlockBody::Other { data, .. } => {
-                cbor::write_bytes(out, data);
-            }
+            BlockBody::Payload(data) | BlockBody::Other { data, .. } => w.bytes(data),
             BlockBody::PreviousNode(eid) => {
-                cbor::write_header(out, 2, eid.encoded_len() as u64);
-                eid.encode(out);
+                w.header(2, eid.encoded_len() as u64);
+                eid.write(w);
             }
             BlockBody::BundleAge(ms) => {
-                cbor::write_header(out, 2, cbor::header_len(*ms) as u64);
-                cbor::write_uint(out, *ms);
+                w.header(2, cbor::header_len(*ms) as u64);
+                w.uint(*ms);
             }
             BlockBody::HopCount(h) => {
                 let len = 1 + cbor::header_len(h.limit) + cbor::header_len(h.count);
-                cbor::write_header(out, 2, len as u64);
-                cbor::write_array(out, 2);
-                cbor::write_uint(out, h.limit);
-                cbor::write_uint(out, h.count);
+                w.header(2, len as u64);
+                w.byte(0x82);
+                w.uint(h.limit);
+                w.uint(h.count);
             }
         }
-        append_crc(out, start, self.crc);
+        finish_crc(w, start, self.crc);
     }
 
     /// Upper bound of the encoded size, for buffer reservation.
@@ -200,11 +230,8 @@ impl CanonicalBlock {
                 at,
             )));
         }
-        let data_at = r.offset();
-        let data = r.bytes().map_err(located)?;
-        // Offset of the byte string's content: its header is 1–9 bytes before the data.
-        let content_at = data_at + cbor::header_len(data.len() as u64);
-        let body = decode_body(block_type, data, content_at, max_eid_len).map_err(located)?;
+        let len = r.byte_string_len().map_err(located)?;
+        let body = decode_body(r, block_type, len, max_eid_len).map_err(located)?;
         verify_crc(r, start, crc).map_err(located)?;
         if number == 0 {
             return Err(located(DecodeError::new(
@@ -221,36 +248,45 @@ impl CanonicalBlock {
     }
 }
 
+/// Decodes the `len` bytes of block-type-specific data at the cursor. Payload and unknown data
+/// are zero-copy slices; the known extension blocks are decoded in place, through a window that
+/// ends with their byte string.
 fn decode_body(
+    r: &mut Reader<'_>,
     block_type: u64,
-    data: Bytes,
-    at: usize,
+    len: usize,
     max_eid_len: usize,
 ) -> Result<BlockBody, DecodeError> {
     let body = match BlockType(block_type) {
-        BlockType::PAYLOAD => return Ok(BlockBody::Payload(data)),
+        BlockType::PAYLOAD => return Ok(BlockBody::Payload(r.take(len))),
         BlockType::PREVIOUS_NODE => {
-            let mut r = Reader::nested(&data, at);
-            let eid = Eid::decode(&mut r, max_eid_len)?;
-            finish(&r)?;
+            let mut w = r.window(len);
+            let eid = Eid::decode(&mut w, max_eid_len)?;
+            finish(&w)?;
             BlockBody::PreviousNode(eid)
         }
         BlockType::BUNDLE_AGE => {
-            let mut r = Reader::nested(&data, at);
-            let age = r.uint()?;
-            finish(&r)?;
+            let mut w = r.window(len);
+            let age = w.uint()?;
+            finish(&w)?;
             BlockBody::BundleAge(age)
         }
         BlockType::HOP_COUNT => {
-            let mut r = Reader::nested(&data, at);
-            r.array_of("hop count", 2..=2)?;
-            let limit = r.uint()?;
-            let count = r.uint()?;
-            finish(&r)?;
+            let mut w = r.window(len);
+            w.array_of("hop count", 2..=2)?;
+            let limit = w.uint()?;
+            let count = w.uint()?;
+            finish(&w)?;
             BlockBody::HopCount(HopCount { limit, count })
         }
-        _ => BlockBody::Other { block_type, data },
+        _ => {
+            return Ok(BlockBody::Other {
+                block_type,
+                data: r.take(len),
+            });
+        }
     };
+    r.skip(len);
     Ok(body)
 }
 
@@ -262,17 +298,17 @@ fn finish(r: &Reader<'_>) -> Result<(), DecodeError> {
     }
 }
 
-/// Appends the CRC item of a block whose encoding started at `start`, and fills in its value.
-pub(crate) fn append_crc(out: &mut Vec<u8>, start: usize, crc: CrcType) {
+/// Writes the CRC item of a block whose encoding started at `start` (RFC 9171 §4.2.1): the
+/// CRC covers the block with the value's bytes as zeros.
+#[inline(always)]
+pub(crate) fn finish_crc(w: &mut SliceWriter<'_>, start: usize, crc: CrcType) {
     if crc == CrcType::None {
         return;
     }
     let len = crc.value_len();
-    cbor::write_header(out, 2, len as u64);
-    let value = crc.compute(&out[start..]);
-    let at = out.len();
-    out.resize(at + len, 0);
-    crc.write_value(value, &mut out[at..]);
+    w.header(2, len as u64);
+    let value = crc.compute(w.written_since(start));
+    crc.write_value(value, w.slot(len));
 }
 
 /// Reads the CRC item of a block that started at `start` and checks it.
@@ -281,17 +317,28 @@ pub(crate) fn verify_crc(
     start: usize,
     crc: CrcType,
 ) -> Result<(), DecodeError> {
-    if crc == CrcType::None {
-        return Ok(());
-    }
     let at = r.offset();
-    let (carried, _) = r.bytes_ref()?;
-    let carried_value = crc
-        .read_value(carried)
-        .map_err(|k| DecodeError::new(k, at))?;
-    // The CRC value's header is one byte (2 and 4 are below 24); the CRC covers everything up
-    // to the value, then the value's length in zeros.
-    let value_start = r.position() - carried.len();
+    // The CRC covers everything up to the value, then the value's length in zeros. The value's
+    // header is one byte (2 and 4 are below 24).
+    let (carried_value, value_start) = match (crc, r.rest()) {
+        (CrcType::None, _) => return Ok(()),
+        (CrcType::Crc16, &[0x42, a, b, ..]) => {
+            r.skip(3);
+            (u32::from(u16::from_be_bytes([a, b])), r.position() - 2)
+        }
+        (CrcType::Crc32c, &[0x44, a, b, c, d, ..]) => {
+            r.skip(5);
+            (u32::from_be_bytes([a, b, c, d]), r.position() - 4)
+        }
+        // Anything else is an error: let the general reader name it.
+        _ => {
+            let (carried, _) = r.bytes_ref()?;
+            let value = crc
+                .read_value(carried)
+                .map_err(|k| DecodeError::new(k, at))?;
+            (value, r.position() - carried.len())
+        }
+    };
     let computed = crc.compute(r.raw(start, value_start));
     if computed != carried_value {
         return Err(DecodeError::new(

@@ -8,7 +8,7 @@
 use bytes::Bytes;
 
 use super::block::{BlockBody, BlockType, CanonicalBlock, HopCount};
-use super::cbor::{ArrayLen, Reader};
+use super::cbor::{self, ArrayLen, Reader};
 use super::eid::{DEFAULT_MAX_EID_LEN, Eid};
 use super::error::{BuildError, DecodeError, DecodeErrorKind, Location};
 use super::primary::{FragmentInfo, PrimaryBlock};
@@ -158,30 +158,40 @@ impl Bundle {
         Ok(Self { primary, blocks })
     }
 
-    /// The encoded bundle.
+    /// The encoded bundle, in one allocation (of [`Self::size_hint`] bytes).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.size_hint());
-        self.encode_into(&mut out);
+        let max_len = self.size_hint();
+        let mut out = Vec::with_capacity(max_len);
+        self.append_encoding(&mut out, max_len);
         out
     }
 
     /// Appends the encoded bundle to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
-        out.push(0x9f); // indefinite-length array (RFC 9171 §4.1)
-        self.primary.encode(out);
-        for block in &self.blocks {
-            block.encode(out);
-        }
-        out.push(0xff);
+        self.append_encoding(out, self.size_hint());
     }
 
-    /// A capacity that usually fits the encoding without reallocation.
+    /// Appends the encoding, which `max_len` bounds.
+    fn append_encoding(&self, out: &mut Vec<u8>, max_len: usize) {
+        cbor::append_bounded(out, max_len, |w| {
+            w.byte(0x9f); // indefinite-length array (RFC 9171 §4.1)
+            self.primary.write(w);
+            for block in &self.blocks {
+                block.write(w);
+            }
+            w.byte(0xff);
+        });
+    }
+
+    /// An upper bound of the encoded size, a little above it (integers are counted at their
+    /// longest): a capacity that always fits the encoding.
     pub fn size_hint(&self) -> usize {
-        256 + self
-            .blocks
-            .iter()
-            .map(CanonicalBlock::size_hint)
-            .sum::<usize>()
+        2 + self.primary.max_encoded_len()
+            + self
+                .blocks
+                .iter()
+                .map(CanonicalBlock::max_encoded_len)
+                .sum::<usize>()
     }
 
     /// The primary block.

@@ -40,6 +40,19 @@ impl Major {
         }
     }
 
+    fn bits(self) -> u8 {
+        match self {
+            Self::Unsigned => 0,
+            Self::Negative => 1,
+            Self::ByteString => 2,
+            Self::TextString => 3,
+            Self::Array => 4,
+            Self::Map => 5,
+            Self::Tag => 6,
+            Self::Simple => 7,
+        }
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Unsigned => "unsigned integer",
@@ -64,7 +77,10 @@ pub(crate) enum ArrayLen {
 /// A cursor over untrusted input that hands out zero-copy slices of the underlying `Bytes`.
 #[derive(Debug)]
 pub(crate) struct Reader<'a> {
-    buf: &'a Bytes,
+    /// The input, for zero-copy slices.
+    src: &'a Bytes,
+    /// The part of `src` this reader may read: all of it, or a window (see [`Self::window`]).
+    buf: &'a [u8],
     pos: usize,
     /// Offset of `buf[0]` within the outermost input, so nested readers report absolute offsets.
     base: usize,
@@ -73,6 +89,7 @@ pub(crate) struct Reader<'a> {
 impl<'a> Reader<'a> {
     pub(crate) fn new(buf: &'a Bytes) -> Self {
         Self {
+            src: buf,
             buf,
             pos: 0,
             base: 0,
@@ -82,7 +99,32 @@ impl<'a> Reader<'a> {
     /// A reader over a nested buffer (e.g. block-type-specific data) whose errors report offsets
     /// relative to the outer input.
     pub(crate) fn nested(buf: &'a Bytes, base: usize) -> Self {
-        Self { buf, pos: 0, base }
+        Self {
+            src: buf,
+            buf,
+            pos: 0,
+            base,
+        }
+    }
+
+    /// A reader over the next `len` bytes only (which the caller knows are there), in place: it
+    /// reports the same absolute offsets and copies nothing. Embedded CBOR such as a hop-count
+    /// block's data is decoded through one, so it cannot read past its byte string.
+    #[inline(always)]
+    pub(crate) fn window(&self, len: usize) -> Self {
+        let end = (self.pos + len).min(self.buf.len());
+        Self {
+            src: self.src,
+            buf: &self.buf[..end],
+            pos: self.pos,
+            base: self.base,
+        }
+    }
+
+    /// Moves past `len` bytes (which the caller knows are there, e.g. read by a window).
+    #[inline(always)]
+    pub(crate) fn skip(&mut self, len: usize) {
+        self.pos = (self.pos + len).min(self.buf.len());
     }
 
     /// Absolute offset of the next byte to read.
@@ -120,6 +162,12 @@ impl<'a> Reader<'a> {
         };
         self.pos += 1;
         Ok(b)
+    }
+
+    /// The unread input.
+    #[inline(always)]
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        self.buf.get(self.pos..).unwrap_or_default()
     }
 
     pub(crate) fn peek(&self) -> Option<u8> {
@@ -195,7 +243,7 @@ impl<'a> Reader<'a> {
 
     /// An unsigned integer. Most BPv7 integers fit the initial byte, so that case is inlined
     /// and skips the general header decoding.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn uint(&mut self) -> Result<u64, DecodeError> {
         if let Some(&b) = self.buf.get(self.pos)
             && b < 24
@@ -206,7 +254,26 @@ impl<'a> Reader<'a> {
         self.uint_general()
     }
 
+    /// Integers with 1, 2, 4 or 8 argument bytes; anything unusual goes to `uint_slow`.
     fn uint_general(&mut self) -> Result<u64, DecodeError> {
+        let rest = self.buf.get(self.pos..).unwrap_or_default();
+        let (v, len) = match *rest {
+            [0x18, a, ..] if a >= 24 => (u64::from(a), 2),
+            [0x19, a, b, ..] if a != 0 => (u64::from(u16::from_be_bytes([a, b])), 3),
+            [0x1a, a, b, c, d, ..] if a != 0 || b != 0 => {
+                (u64::from(u32::from_be_bytes([a, b, c, d])), 5)
+            }
+            [0x1b, a, b, c, d, e, f, g, h, ..] if a != 0 || b != 0 || c != 0 || d != 0 => {
+                (u64::from_be_bytes([a, b, c, d, e, f, g, h]), 9)
+            }
+            _ => return self.uint_slow(),
+        };
+        self.pos += len;
+        Ok(v)
+    }
+
+    #[cold]
+    fn uint_slow(&mut self) -> Result<u64, DecodeError> {
         let (arg, start) = self.expect(Major::Unsigned)?;
         arg.ok_or_else(|| self.error_at(DecodeErrorKind::IndefiniteNotAllowed, start))
     }
@@ -226,7 +293,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn length(&mut self, want: Major) -> Result<(usize, usize), DecodeError> {
         // Fast path: a short string whose length sits in the initial byte.
         if let Some(&b) = self.buf.get(self.pos) {
@@ -240,7 +307,32 @@ impl<'a> Reader<'a> {
         self.length_general(want)
     }
 
+    /// Lengths with 1, 2 or 4 argument bytes that the input holds; anything else (including
+    /// every error) goes to `length_slow`.
     fn length_general(&mut self, want: Major) -> Result<(usize, usize), DecodeError> {
+        let start = self.pos;
+        let mt = want.bits() << 5;
+        let rest = self.buf.get(start..).unwrap_or_default();
+        let (len, header) = match *rest {
+            [b, a, ..] if b == mt | 24 && a >= 24 => (usize::from(a), 2),
+            [b, a, c, ..] if b == mt | 25 && a != 0 => (usize::from(u16::from_be_bytes([a, c])), 3),
+            [b, a, c, d, e, ..] if b == mt | 26 && (a != 0 || c != 0) => {
+                match usize::try_from(u32::from_be_bytes([a, c, d, e])) {
+                    Ok(len) => (len, 5),
+                    Err(_) => return self.length_slow(want),
+                }
+            }
+            _ => return self.length_slow(want),
+        };
+        if len > rest.len() - header {
+            return self.length_slow(want);
+        }
+        self.pos += header;
+        Ok((len, start))
+    }
+
+    #[cold]
+    fn length_slow(&mut self, want: Major) -> Result<(usize, usize), DecodeError> {
         let (arg, start) = self.expect(want)?;
         let Some(len) = arg else {
             return Err(self.error_at(DecodeErrorKind::IndefiniteNotAllowed, start));
@@ -262,9 +354,22 @@ impl<'a> Reader<'a> {
     /// A byte string, as a zero-copy slice of the input.
     pub(crate) fn bytes(&mut self) -> Result<Bytes, DecodeError> {
         let (len, _) = self.length(Major::ByteString)?;
-        let out = self.buf.slice(self.pos..self.pos + len);
-        self.pos += len;
-        Ok(out)
+        Ok(self.take(len))
+    }
+
+    /// The next `len` bytes (which the caller knows are there) as a zero-copy slice.
+    #[inline(always)]
+    pub(crate) fn take(&mut self, len: usize) -> Bytes {
+        let start = self.pos;
+        self.skip(len);
+        self.src.slice(start..self.pos)
+    }
+
+    /// The header of a byte string: its length, checked against the input. The cursor is left
+    /// at the content.
+    #[inline(always)]
+    pub(crate) fn byte_string_len(&mut self) -> Result<usize, DecodeError> {
+        Ok(self.length(Major::ByteString)?.0)
     }
 
     /// A byte string as a borrowed slice plus its absolute start offset.
@@ -294,12 +399,12 @@ impl<'a> Reader<'a> {
     }
 
     /// A definite-length array header whose length must lie in `range`.
+    #[inline(always)]
     pub(crate) fn array_of(
         &mut self,
         what: &'static str,
         range: std::ops::RangeInclusive<u64>,
     ) -> Result<u64, DecodeError> {
-        let start = self.pos;
         // Fast path: a definite array of fewer than 24 items, as every BPv7 array is.
         if let Some(&b) = self.buf.get(self.pos) {
             let n = u64::from(b & 0x1f);
@@ -308,6 +413,16 @@ impl<'a> Reader<'a> {
                 return Ok(n);
             }
         }
+        self.array_of_slow(what, range)
+    }
+
+    #[cold]
+    fn array_of_slow(
+        &mut self,
+        what: &'static str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, DecodeError> {
+        let start = self.pos;
         match self.array_header()? {
             ArrayLen::Definite(n) if range.contains(&n) => Ok(n),
             ArrayLen::Definite(n) => Err(self.error_at(
@@ -392,14 +507,127 @@ pub(crate) fn write_bool(out: &mut Vec<u8>, v: bool) {
     out.push(if v { 0xf5 } else { 0xf4 });
 }
 
+/// Most bytes one item header can take: the initial byte and an 8-byte argument.
+pub(crate) const MAX_HEADER_LEN: usize = 9;
+
+/// Writes CBOR items into a buffer sized in advance to an upper bound of the encoded length.
+///
+/// Bundle encoding first bounds its size (counting every integer at its longest, 9 bytes),
+/// allocates once, and then fills the buffer through this cursor: no capacity check or length
+/// update per item, and the cursor lives in registers once the encoders are inlined. Because the
+/// bound counts 9 bytes for every integer, an integer header is always written as a fixed
+/// 9-byte store (the bytes past its real length are overwritten by the next item or cut off at
+/// the end), with no branch on its size. Writing past the end panics, which would be a bug in a
+/// `max_encoded_len` (the tests encode every shape of bundle they build).
+#[derive(Debug)]
+pub(crate) struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl<'a> SliceWriter<'a> {
+    pub(crate) fn new(buf: &'a mut [u8]) -> Self {
+        Self { buf, pos: 0 }
+    }
+
+    /// Bytes written so far.
+    #[inline(always)]
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The bytes written from `start` up to the cursor.
+    #[inline(always)]
+    pub(crate) fn written_since(&self, start: usize) -> &[u8] {
+        &self.buf[start..self.pos]
+    }
+
+    #[inline(always)]
+    pub(crate) fn byte(&mut self, b: u8) {
+        self.buf[self.pos] = b;
+        self.pos += 1;
+    }
+
+    #[inline(always)]
+    pub(crate) fn raw(&mut self, b: &[u8]) {
+        self.buf[self.pos..self.pos + b.len()].copy_from_slice(b);
+        self.pos += b.len();
+    }
+
+    /// An item header in shortest form (RFC 8949 §4.2.1). Needs [`MAX_HEADER_LEN`] bytes of room
+    /// whatever its real length.
+    #[inline(always)]
+    pub(crate) fn header(&mut self, major: u8, arg: u64) {
+        let mt = major << 5;
+        if arg < 24 {
+            self.byte(mt | arg as u8);
+            return;
+        }
+        // 1, 2, 4 or 8 argument bytes, by the count of significant bytes in `arg`.
+        const ARG_BYTES: [u8; 9] = [1, 1, 2, 4, 4, 8, 8, 8, 8];
+        let n = u32::from(ARG_BYTES[(8 - arg.leading_zeros() / 8) as usize]);
+        // Additional info 24..=27 says 1, 2, 4 or 8 bytes follow.
+        let initial = mt | (24 + n.trailing_zeros()) as u8;
+        // The argument's low `n` bytes, big-endian, moved to the front of 8 bytes.
+        let arg_be = (arg << (64 - 8 * n)).to_be_bytes();
+        let out = &mut self.buf[self.pos..self.pos + MAX_HEADER_LEN];
+        out[0] = initial;
+        out[1..].copy_from_slice(&arg_be);
+        self.pos += 1 + n as usize;
+    }
+
+    #[inline(always)]
+    pub(crate) fn uint(&mut self, v: u64) {
+        self.header(0, v);
+    }
+
+    #[inline(always)]
+    pub(crate) fn bytes(&mut self, b: &[u8]) {
+        self.header(2, b.len() as u64);
+        self.raw(b);
+    }
+
+    #[inline(always)]
+    pub(crate) fn text(&mut self, s: &str) {
+        self.header(3, s.len() as u64);
+        self.raw(s.as_bytes());
+    }
+
+    /// Room for `len` bytes that the caller fills in completely.
+    #[inline(always)]
+    pub(crate) fn slot(&mut self, len: usize) -> &mut [u8] {
+        let at = self.pos;
+        self.pos += len;
+        &mut self.buf[at..at + len]
+    }
+}
+
+/// Appends an encoding of at most `max_len` bytes to `out`, written by `fill` through a
+/// [`SliceWriter`]: one reservation, then `out` is cut to what was written.
+#[inline(always)]
+pub(crate) fn append_bounded(
+    out: &mut Vec<u8>,
+    max_len: usize,
+    fill: impl FnOnce(&mut SliceWriter<'_>),
+) {
+    let start = out.len();
+    out.resize(start + max_len, 0);
+    let mut w = SliceWriter::new(&mut out[start..]);
+    fill(&mut w);
+    let written = w.position();
+    out.truncate(start + written);
+}
+
 /// Bytes the header of an item with argument `arg` occupies.
+#[inline(always)]
 pub(crate) fn header_len(arg: u64) -> usize {
-    match arg {
-        0..=23 => 1,
-        24..=0xff => 2,
-        0x100..=0xffff => 3,
-        0x1_0000..=0xffff_ffff => 5,
-        _ => 9,
+    // Indexed by the count of significant bytes in `arg`: 1 + the smallest of 1, 2, 4, 8 bytes
+    // that holds them.
+    const BY_BYTES: [u8; 9] = [1, 2, 3, 5, 5, 9, 9, 9, 9];
+    if arg < 24 {
+        1
+    } else {
+        usize::from(BY_BYTES[(8 - arg.leading_zeros() / 8) as usize])
     }
 }
 

@@ -16,7 +16,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
-use super::cbor::{self, Reader};
+use super::cbor::{self, Reader, SliceWriter};
 use super::error::{DecodeError, DecodeErrorKind};
 
 /// URI scheme code of `dtn` (RFC 9171 §9.7).
@@ -206,39 +206,70 @@ impl Eid {
 
     /// Appends the CBOR encoding (RFC 9171 §4.2.5.1).
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        cbor::write_array(out, 2);
+        cbor::append_bounded(out, self.max_encoded_len(), |w| self.write(w));
+    }
+
+    /// Writes the CBOR encoding (RFC 9171 §4.2.5.1): `[1, "//node/demux"]`, `[1, 0]` for
+    /// `dtn:none`, `[2, [fqnn, service]]` or `[2, [allocator, node, service]]`.
+    #[inline(always)]
+    pub(crate) fn write(&self, w: &mut SliceWriter<'_>) {
         match self {
-            Self::Null => {
-                cbor::write_uint(out, SCHEME_DTN);
-                cbor::write_uint(out, 0);
-            }
+            Self::Null => w.raw(&[0x82, SCHEME_DTN as u8, 0]),
             Self::Dtn(d) => {
-                cbor::write_uint(out, SCHEME_DTN);
-                cbor::write_text(out, &d.ssp);
+                let ssp = d.ssp.as_str();
+                if ssp.len() < 24 {
+                    w.raw(&[0x82, SCHEME_DTN as u8, 0x60 | ssp.len() as u8]);
+                    w.raw(ssp.as_bytes());
+                } else {
+                    w.raw(&[0x82, SCHEME_DTN as u8]);
+                    w.text(ssp);
+                }
             }
             Self::Ipn(i) => {
-                cbor::write_uint(out, SCHEME_IPN);
                 match i.form {
                     IpnForm::TwoElement => {
-                        cbor::write_array(out, 2);
-                        cbor::write_uint(out, i.fqnn());
+                        w.raw(&[0x82, SCHEME_IPN as u8, 0x82]);
+                        w.uint(i.fqnn());
                     }
                     IpnForm::ThreeElement => {
-                        cbor::write_array(out, 3);
-                        cbor::write_uint(out, u64::from(i.allocator));
-                        cbor::write_uint(out, u64::from(i.node));
+                        w.raw(&[0x82, SCHEME_IPN as u8, 0x83]);
+                        w.uint(u64::from(i.allocator));
+                        w.uint(u64::from(i.node));
                     }
                 }
-                cbor::write_uint(out, i.service);
+                w.uint(i.service);
             }
         }
     }
 
-    /// The encoded size in bytes.
+    /// An upper bound of the encoded size that counts every integer header at its longest, as
+    /// [`SliceWriter`] needs.
+    #[inline(always)]
+    pub(crate) fn max_encoded_len(&self) -> usize {
+        match self {
+            Self::Null => 3,
+            Self::Dtn(d) => 2 + cbor::MAX_HEADER_LEN + d.ssp.len(),
+            // `[2, [allocator, node, service]]`: three headers of up to 9 bytes.
+            Self::Ipn(_) => 3 + 3 * cbor::MAX_HEADER_LEN,
+        }
+    }
+
+    /// The exact encoded size in bytes.
     pub(crate) fn encoded_len(&self) -> usize {
-        let mut v = Vec::with_capacity(32);
-        self.encode(&mut v);
-        v.len()
+        match self {
+            Self::Null => 3,
+            Self::Dtn(d) => 2 + cbor::header_len(d.ssp.len() as u64) + d.ssp.len(),
+            Self::Ipn(i) => {
+                let numbers = match i.form {
+                    IpnForm::TwoElement => cbor::header_len(i.fqnn()),
+                    IpnForm::ThreeElement => {
+                        cbor::header_len(u64::from(i.allocator))
+                            + cbor::header_len(u64::from(i.node))
+                    }
+                };
+                3 + numbers + cbor::header_len(i.service)
+            }
+        }
     }
 
     /// Decodes the CBOR encoding, allowing at most `max_len` bytes of dtn SSP text.
@@ -254,6 +285,9 @@ impl Eid {
                         0 => Ok(Self::Null),
                         _ => Err(DecodeError::new(EidError::BadNoneEncoding.into(), at)),
                     };
+                }
+                if let Some(eid) = DtnEid::decode_short(r, max_len) {
+                    return Ok(Self::Dtn(eid));
                 }
                 let ssp = r.text(max_len)?;
                 DtnEid::from_ssp(ssp)
@@ -320,39 +354,85 @@ impl DtnEid {
     /// Checks `//node-name/demux` (RFC 9171 §4.2.5.1.1: node-name is an RFC 3986 reg-name,
     /// demux is any visible ASCII).
     fn from_ssp(ssp: &str) -> Result<Self, EidError> {
+        match Self::node_len_if_valid(ssp.as_bytes()) {
+            Some(node_len) => Ok(Self {
+                ssp: smol_str::SmolStr::new(ssp),
+                node_len,
+            }),
+            None => Err(Self::ssp_error(ssp)),
+        }
+    }
+
+    /// Decodes a valid SSP shorter than 24 bytes (one-byte text header), the common case, with
+    /// one pass over its bytes before the UTF-8 check (which cannot fail on the ASCII the pass
+    /// accepted). `None` leaves the reader untouched, for the general path to decode the item
+    /// and name whatever is wrong with it.
+    #[inline]
+    fn decode_short(r: &mut Reader<'_>, max_len: usize) -> Option<Self> {
+        let (&header, rest) = r.rest().split_first()?;
+        let len = usize::from(header.wrapping_sub(0x60));
+        if len >= 24 || len > max_len {
+            return None;
+        }
+        let raw = rest.get(..len)?;
+        let node_len = Self::node_len_if_valid(raw)?;
+        let ssp = std::str::from_utf8(raw).ok()?;
+        r.skip(1 + len);
+        Some(Self {
+            ssp: smol_str::SmolStr::new(ssp),
+            node_len,
+        })
+    }
+
+    /// The node name's length if `ssp` is a valid `//node-name/demux`, in one pass over its
+    /// bytes: this runs for every dtn EID of every bundle received.
+    #[inline]
+    fn node_len_if_valid(ssp: &[u8]) -> Option<usize> {
+        let rest = ssp.strip_prefix(b"//")?;
+        // The node name runs up to the first byte it may not contain, which must be the '/'
+        // ('/' is not a node-name byte).
+        let node_len = rest
+            .iter()
+            .position(|&b| !NODE_NAME_BYTES[usize::from(b)])?;
+        let demux = rest.get(node_len..)?.strip_prefix(b"/")?;
+        (node_len > 0 && demux.iter().all(u8::is_ascii_graphic)).then_some(node_len)
+    }
+
+    /// Why `ssp` is not a valid `//node-name/demux` (for an SSP that
+    /// [`Self::node_len_if_valid`] refused), naming the first rule broken.
+    #[cold]
+    fn ssp_error(ssp: &str) -> EidError {
         let Some(rest) = ssp.strip_prefix("//") else {
-            return Err(EidError::MissingAuthority(ssp.to_owned()));
+            return EidError::MissingAuthority(ssp.to_owned());
         };
         let Some(node_len) = rest.find('/') else {
             if rest.is_empty() {
-                return Err(EidError::EmptyNodeName);
+                return EidError::EmptyNodeName;
             }
-            return Err(EidError::MissingDemuxDelimiter(rest.to_owned()));
+            return EidError::MissingDemuxDelimiter(rest.to_owned());
         };
         if node_len == 0 {
-            return Err(EidError::EmptyNodeName);
+            return EidError::EmptyNodeName;
         }
         let node = &rest[..node_len];
         if let Some(i) = node.bytes().position(|b| !NODE_NAME_BYTES[usize::from(b)]) {
-            return Err(EidError::InvalidChar {
+            return EidError::InvalidChar {
                 ch: node[i..].chars().next().unwrap_or('?'),
                 pos: 2 + i,
                 part: "node name",
-            });
+            };
         }
         let demux_start = node_len + 1;
         let demux = &rest[demux_start..];
         if let Some(i) = demux.bytes().position(|b| !b.is_ascii_graphic()) {
-            return Err(EidError::InvalidChar {
+            return EidError::InvalidChar {
                 ch: demux[i..].chars().next().unwrap_or('?'),
                 pos: 2 + demux_start + i,
                 part: "demux (service name)",
-            });
+            };
         }
-        Ok(Self {
-            ssp: smol_str::SmolStr::new(ssp),
-            node_len,
-        })
+        // Unreachable for an SSP that was refused; a generic answer rather than a panic.
+        EidError::MissingAuthority(ssp.to_owned())
     }
 
     /// The node name (between `//` and the next `/`).

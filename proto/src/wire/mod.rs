@@ -11,12 +11,14 @@ mod block;
 mod builder;
 mod bundle;
 pub(crate) mod cbor;
+pub mod copies;
 mod crc;
 mod eid;
 mod error;
 mod flags;
 pub mod fragment;
 mod primary;
+pub mod priority;
 mod time;
 
 pub use block::{BlockBody, BlockType, CanonicalBlock, HopCount};
@@ -30,4 +32,5 @@ pub use eid::{
 pub use error::{BuildError, DecodeError, DecodeErrorDetail, DecodeErrorKind, Location};
 pub use flags::{BlockFlags, BundleFlags};
 pub use primary::{BP_VERSION, FragmentInfo, PrimaryBlock};
+pub use priority::Priority;
 pub use time::{CreationTimestamp, DTN_EPOCH_UNIX_MS, DtnTime};

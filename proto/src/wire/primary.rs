@@ -1,6 +1,6 @@
 //! The primary block (RFC 9171 §4.3.1): who sent the bundle, to whom, when, for how long.
 
-use super::cbor::{self, Reader};
+use super::cbor::{self, Reader, SliceWriter};
 use super::crc::CrcType;
 use super::eid::Eid;
 use super::error::{DecodeError, DecodeErrorKind};
@@ -79,30 +79,48 @@ impl PrimaryBlock {
 
     /// Appends the encoding, CRC included.
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        let mut items = 8;
-        if self.fragment.is_some() {
-            items += 2;
+        cbor::append_bounded(out, self.max_encoded_len(), |w| self.write(w));
+    }
+
+    /// An upper bound of the encoded size that counts every integer at its longest (9 bytes).
+    #[inline(always)]
+    pub(crate) fn max_encoded_len(&self) -> usize {
+        // Array header, version, flags, CRC type; creation timestamp (array header and two
+        // integers); lifetime; fragment offset and total length; the CRC item (at most 5 bytes).
+        3 + cbor::MAX_HEADER_LEN
+            + self.destination.max_encoded_len()
+            + self.source.max_encoded_len()
+            + self.report_to.max_encoded_len()
+            + 1
+            + 5 * cbor::MAX_HEADER_LEN
+            + 5
+    }
+
+    /// Writes the encoding (RFC 9171 §4.3.1), CRC included.
+    #[inline(always)]
+    pub(crate) fn write(&self, w: &mut SliceWriter<'_>) {
+        let start = w.position();
+        let items = 8 + 2 * u8::from(self.fragment.is_some()) + u8::from(self.crc != CrcType::None);
+        let flags = self.flags.bits();
+        if flags < 24 {
+            w.raw(&[0x80 | items, BP_VERSION as u8, flags as u8, self.crc.code() as u8]);
+        } else {
+            w.raw(&[0x80 | items, BP_VERSION as u8]);
+            w.uint(flags);
+            w.byte(self.crc.code() as u8);
         }
-        if self.crc != CrcType::None {
-            items += 1;
-        }
-        cbor::write_array(out, items);
-        cbor::write_uint(out, BP_VERSION);
-        cbor::write_uint(out, self.flags.bits());
-        cbor::write_uint(out, self.crc.code());
-        self.destination.encode(out);
-        self.source.encode(out);
-        self.report_to.encode(out);
-        cbor::write_array(out, 2);
-        cbor::write_uint(out, self.creation.time.0);
-        cbor::write_uint(out, self.creation.sequence);
-        cbor::write_uint(out, self.lifetime_ms);
+        self.destination.write(w);
+        self.source.write(w);
+        self.report_to.write(w);
+        w.byte(0x82);
+        w.uint(self.creation.time.0);
+        w.uint(self.creation.sequence);
+        w.uint(self.lifetime_ms);
         if let Some(f) = self.fragment {
-            cbor::write_uint(out, f.offset);
-            cbor::write_uint(out, f.total_adu_length);
+            w.uint(f.offset);
+            w.uint(f.total_adu_length);
         }
-        super::block::append_crc(out, start, self.crc);
+        super::block::finish_crc(w, start, self.crc);
     }
 
     /// Decodes and verifies one primary block.

@@ -42,6 +42,16 @@ pub enum ScenarioError {
         /// The offending line of the file.
         text: String,
     },
+    /// A line of a file the scenario names (a contact plan, a trace) is wrong.
+    #[error("{path}:{line}: {message}")]
+    Line {
+        /// The file named by the scenario.
+        path: String,
+        /// Line (1-based).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// Something wrong with the file as a whole or a file it names.
     #[error("{path}: {message}")]
     File {
@@ -193,6 +203,9 @@ struct ScenarioFile {
     mobility_step: Option<Spanned<Secs>>,
     area: Option<Spanned<Vec<f64>>>,
     #[serde(default)]
+    torus: bool,
+    sample: Option<Spanned<Secs>>,
+    #[serde(default)]
     link: LinkFile,
     #[serde(default, rename = "group")]
     groups: Vec<GroupFile>,
@@ -207,6 +220,7 @@ struct ScenarioFile {
     #[serde(default, rename = "partition")]
     partitions: Vec<PartitionFile>,
     trace: Option<TraceFile>,
+    ion: Option<IonFile>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -225,6 +239,20 @@ enum MobilityModel {
     None,
     Stationary,
     RandomWaypoint,
+    RandomDirection,
+    Ferry,
+}
+
+impl MobilityModel {
+    fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Stationary => "stationary",
+            Self::RandomWaypoint => "random_waypoint",
+            Self::RandomDirection => "random_direction",
+            Self::Ferry => "ferry",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,19 +266,55 @@ struct GroupFile {
     buffer: Option<ByteSize>,
     mobility: Option<Spanned<MobilityModel>>,
     positions: Option<Spanned<Vec<[f64; 2]>>>,
-    speed: Option<Spanned<[f64; 2]>>,
-    pause: Option<[Secs; 2]>,
+    speed: Option<Spanned<Range2<f64>>>,
+    pause: Option<Spanned<Range2<Secs>>>,
+    leg: Option<Spanned<Range2<Secs>>>,
+    route: Option<Spanned<Vec<[f64; 2]>>>,
     area: Option<Spanned<Vec<f64>>>,
 }
 
-/// A router name, checked while parsing so the error points at it.
-#[derive(Debug, Clone, Copy, Default)]
+/// One value or an inclusive `[min, max]` range of them.
+#[derive(Debug, Clone, Copy)]
+struct Range2<T>(T, T);
+
+impl<'de, T: Deserialize<'de> + Copy> Deserialize<'de> for Range2<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either<T> {
+            One(T),
+            Two([T; 2]),
+        }
+        match Either::deserialize(d) {
+            Ok(Either::One(v)) => Ok(Self(v, v)),
+            Ok(Either::Two([a, b])) => Ok(Self(a, b)),
+            Err(_) => Err(serde::de::Error::custom(
+                "expected one value or a range [min, max]",
+            )),
+        }
+    }
+}
+
+/// A router: a name (`router = "spray-and-wait:8"`) or a table with parameters
+/// (`router = { strategy = "static-routes", routes = [...] }`), checked while parsing so the
+/// error points at it.
+#[derive(Debug, Clone, Default)]
 struct RouterName(RouterKind);
 
 impl<'de> Deserialize<'de> for RouterName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map(RouterName).map_err(serde::de::Error::custom)
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Name(String),
+            Table(RouterKind),
+        }
+        let router = match Either::deserialize(d)? {
+            Either::Name(s) => s.parse().map_err(serde::de::Error::custom)?,
+            Either::Table(t) => t,
+        };
+        router.validate().map_err(serde::de::Error::custom)?;
+        Ok(Self(router))
     }
 }
 
@@ -266,7 +330,9 @@ enum Distribution {
 #[serde(deny_unknown_fields)]
 struct WorkloadFile {
     from: Spanned<Vec<String>>,
-    to: Spanned<Vec<String>>,
+    to: Option<Spanned<Vec<String>>>,
+    alert: Option<Spanned<String>>,
+    priority: Option<Spanned<PriorityMix>>,
     interval: Spanned<Secs>,
     #[serde(default)]
     distribution: Distribution,
@@ -274,6 +340,15 @@ struct WorkloadFile {
     lifetime: Option<Spanned<Secs>>,
     start: Option<Secs>,
     end: Option<Secs>,
+}
+
+/// One class for every message (`"emergency"`), or weights per class
+/// (`{ emergency = 1, normal = 9 }`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum PriorityMix {
+    One(String),
+    Weights(std::collections::BTreeMap<String, f64>),
 }
 
 /// One size or an inclusive `[min, max]` range.
@@ -321,8 +396,10 @@ struct MeetingsFile {
 #[serde(deny_unknown_fields)]
 struct CrashFile {
     node: Spanned<String>,
-    at: Secs,
+    at: Option<Secs>,
     restart: Option<Spanned<Secs>>,
+    mean_interval: Option<Spanned<Secs>>,
+    downtime: Option<Spanned<Range2<Secs>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -339,6 +416,13 @@ struct TraceFile {
     connectivity: Option<Spanned<String>>,
     messages: Option<Spanned<String>>,
     lifetime: Option<Secs>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IonFile {
+    plan: Spanned<String>,
+    nodes: Option<Spanned<std::collections::BTreeMap<String, Spanned<String>>>>,
 }
 
 #[cfg(test)]

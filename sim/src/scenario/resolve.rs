@@ -7,19 +7,22 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::{
-    ContactFile, Distribution, GroupFile, MobilityModel, ScenarioError, ScenarioFile, Source,
+    ContactFile, CrashFile, Distribution, GroupFile, IonFile, MobilityModel, PriorityMix, Range2,
+    ScenarioError, ScenarioFile, Source,
 };
 use crate::clock::SimTime;
 use crate::plan::{
-    ContactEvent, ContactSource, CrashSpec, HostSpec, Interval, MeetingSpec, Mobility,
-    PartitionSpec, Plan, Rect, WorkloadSpec, merge_windows,
+    ALL_NORMAL, CLASSES, ContactEvent, ContactSource, CrashSpec, FaultRate, HostSpec, Interval,
+    MeetingSpec, Mobility, PartitionSpec, Plan, Rect, WorkloadSpec, merge_windows,
 };
-use crate::trace;
+use crate::{ion, trace};
 
 /// Storage quota of hosts whose group names none.
 const DEFAULT_BUFFER: u64 = 1 << 30;
 /// Side of the square world when the file names no area.
 const DEFAULT_AREA: f64 = 1000.0;
+/// Time on one heading of a random-direction host whose group names none.
+const DEFAULT_LEG: (SimTime, SimTime) = (SimTime(60_000_000), SimTime(300_000_000));
 /// Lifetime of messages whose workload names none.
 const DEFAULT_LIFETIME: SimTime = SimTime(24 * 3_600_000_000);
 
@@ -82,19 +85,54 @@ pub(super) fn resolve(file: &ScenarioFile, src: &Source<'_>) -> Result<Plan, Sce
             y1: DEFAULT_AREA,
         },
     };
+    if file.torus {
+        plan.torus = Some(world);
+    }
+    if let Some(sample) = &file.sample {
+        if sample.get_ref().0 == SimTime::ZERO {
+            return Err(src.at(sample, "sample", "must be greater than zero"));
+        }
+        plan.sample_every = sample.get_ref().0;
+    }
     link(file, src, &mut plan)?;
     let names = groups(file, src, &mut plan, world)?;
     for (i, w) in file.workloads.iter().enumerate() {
         let key = |k: &str| format!("workload[{i}].{k}");
         let from = names.hosts(src, &w.from, &key("from"))?;
-        let to = names.hosts(src, &w.to, &key("to"))?;
-        if from.is_empty() || to.is_empty() || (to.len() == 1 && from == to) {
-            return Err(src.at(
-                &w.to,
-                &key("to"),
-                "needs a destination other than the source",
-            ));
+        let to = match (&w.to, &w.alert) {
+            (Some(t), _) => names.hosts(src, t, &key("to"))?,
+            // An alert goes to every host unless `to` names the recipients.
+            (None, Some(_)) => (0..plan.hosts.len()).collect(),
+            (None, None) => {
+                return Err(src.at(
+                    &w.from,
+                    &key("to"),
+                    "missing: name the destinations (or set `alert` to send to a group)",
+                ));
+            }
+        };
+        let only_self = to.len() == 1 && from == to;
+        if from.is_empty() || to.is_empty() || (only_self && w.alert.is_none()) {
+            let at = w.to.as_ref().unwrap_or(&w.from);
+            return Err(src.at(at, &key("to"), "needs a destination other than the source"));
         }
+        let alert = match &w.alert {
+            Some(a) => {
+                if crate::world::alert_endpoint(a.get_ref()).is_err() || a.get_ref().is_empty() {
+                    return Err(src.at(
+                        a,
+                        &key("alert"),
+                        format!("'dtn://alerts/~{}' is not a valid group endpoint", a.get_ref()),
+                    ));
+                }
+                Some(a.get_ref().clone())
+            }
+            None => None,
+        };
+        let priority = match &w.priority {
+            Some(p) => priority_mix(src, p, &key("priority"))?,
+            None => ALL_NORMAL,
+        };
         let interval = w.interval.get_ref().0;
         if interval == SimTime::ZERO {
             return Err(src.at(&w.interval, &key("interval"), "must be greater than zero"));
@@ -122,6 +160,8 @@ pub(super) fn resolve(file: &ScenarioFile, src: &Source<'_>) -> Result<Plan, Sce
             lifetime,
             start: w.start.map_or(SimTime::ZERO, |s| s.0),
             end: w.end.map_or(plan.duration, |e| e.0),
+            priority,
+            alert,
         });
     }
     for (i, c) in file.contacts.iter().enumerate() {
@@ -148,19 +188,7 @@ pub(super) fn resolve(file: &ScenarioFile, src: &Source<'_>) -> Result<Plan, Sce
         });
     }
     for (i, c) in file.crashes.iter().enumerate() {
-        let hosts = names.one(src, &c.node, &format!("crash[{i}].node"), c.node.get_ref())?;
-        if let Some(r) = &c.restart
-            && r.get_ref().0 <= c.at.0
-        {
-            return Err(src.at(r, &format!("crash[{i}].restart"), "must come after `at`"));
-        }
-        for host in hosts {
-            plan.crashes.push(CrashSpec {
-                host,
-                at: c.at.0,
-                restart: c.restart.as_ref().map(|r| r.get_ref().0),
-            });
-        }
+        crash(src, &names, c, i, &mut plan)?;
     }
     for (i, p) in file.partitions.iter().enumerate() {
         let key = format!("partition[{i}].sides");
@@ -195,7 +223,100 @@ pub(super) fn resolve(file: &ScenarioFile, src: &Source<'_>) -> Result<Plan, Sce
     if let Some(t) = &file.trace {
         traces(src, t, &mut plan)?;
     }
+    if let Some(ion) = &file.ion {
+        ion_plan(src, &names, ion, &mut plan)?;
+    }
     Ok(plan)
+}
+
+/// `"emergency"` or `{ emergency = 1, normal = 9 }` as weights in class order.
+fn priority_mix(
+    src: &Source<'_>,
+    p: &Spanned<PriorityMix>,
+    key: &str,
+) -> Result<[f64; 4], ScenarioError> {
+    let names: Vec<&str> = CLASSES.iter().map(|c| c.name()).collect();
+    let index = |name: &str| {
+        names.iter().position(|n| *n == name).ok_or_else(|| {
+            src.at(
+                p,
+                key,
+                format!("'{name}' is not a class: choose {}", names.join(", ")),
+            )
+        })
+    };
+    let mut w = [0.0; 4];
+    match p.get_ref() {
+        PriorityMix::One(name) => w[index(name)?] = 1.0,
+        PriorityMix::Weights(map) => {
+            for (name, weight) in map {
+                if !(weight.is_finite() && *weight >= 0.0) {
+                    return Err(src.at(p, key, format!("the weight of {name} must be zero or more")));
+                }
+                w[index(name)?] = *weight;
+            }
+            if w.iter().sum::<f64>() <= 0.0 {
+                return Err(src.at(p, key, "needs a class with a weight greater than zero"));
+            }
+        }
+    }
+    Ok(w)
+}
+
+/// A `[[crash]]`: at a time (and maybe a restart), or at a rate with a downtime.
+fn crash(
+    src: &Source<'_>,
+    names: &Names,
+    c: &CrashFile,
+    i: usize,
+    plan: &mut Plan,
+) -> Result<(), ScenarioError> {
+    let key = |k: &str| format!("crash[{i}].{k}");
+    let hosts = names.one(src, &c.node, &key("node"), c.node.get_ref())?;
+    match (c.at, &c.mean_interval) {
+        (Some(at), None) => {
+            if let Some(d) = &c.downtime {
+                return Err(src.at(d, &key("downtime"), "only applies with `mean_interval`; a crash at a time takes `restart`"));
+            }
+            if let Some(r) = &c.restart
+                && r.get_ref().0 <= at.0
+            {
+                return Err(src.at(r, &key("restart"), "must come after `at`"));
+            }
+            for host in hosts {
+                plan.crashes.push(CrashSpec {
+                    host,
+                    at: at.0,
+                    restart: c.restart.as_ref().map(|r| r.get_ref().0),
+                });
+            }
+        }
+        (None, Some(mean)) => {
+            if mean.get_ref().0 == SimTime::ZERO {
+                return Err(src.at(mean, &key("mean_interval"), "must be greater than zero"));
+            }
+            if let Some(r) = &c.restart {
+                return Err(src.at(r, &key("restart"), "only applies with `at`; random crashes take `downtime`"));
+            }
+            let downtime = c.downtime.as_ref().map(|d| {
+                let Range2(lo, hi) = *d.get_ref();
+                (lo.0, hi.0.max(lo.0))
+            });
+            plan.fault_rates.push(FaultRate {
+                hosts,
+                mean_interval: mean.get_ref().0,
+                downtime,
+            });
+        }
+        _ => {
+            return Err(src.at(
+                &c.node,
+                &key("at"),
+                "give either `at` (one crash) or `mean_interval` (crashes at a rate), not both",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn link(file: &ScenarioFile, src: &Source<'_>, plan: &mut Plan) -> Result<(), ScenarioError> {
@@ -264,16 +385,23 @@ fn groups(
                     format!("'{name}' is not a valid node name"),
                 ));
             }
-            let mobility = match (mobility, &g.positions) {
+            let mobility = match (&mobility, &g.positions) {
                 (Mobility::Stationary { area, .. }, Some(p)) => Mobility::Stationary {
                     at: Some((p.get_ref()[n][0], p.get_ref()[n][1])),
-                    area,
+                    area: *area,
                 },
-                (m, _) => m,
+                // Ferries of one group run the same timetable, spread evenly along it.
+                (Mobility::Ferry { route, speed, pause, .. }, _) => Mobility::Ferry {
+                    route: route.clone(),
+                    speed: *speed,
+                    pause: *pause,
+                    phase: n as f64 / g.count as f64,
+                },
+                (m, _) => m.clone(),
             };
             plan.hosts.push(HostSpec {
                 name,
-                router: g.router.0,
+                router: g.router.0.clone(),
                 buffer: g.buffer.map_or(DEFAULT_BUFFER, |b| b.0),
                 mobility,
             });
@@ -300,54 +428,71 @@ fn mobility(
     i: usize,
     world: Rect,
 ) -> Result<Mobility, ScenarioError> {
+    use MobilityModel::{Ferry, None as Still, RandomDirection, RandomWaypoint, Stationary};
     let key = |k: &str| format!("group[{i}].{k}");
     let area = match &g.area {
         Some(a) => rect(src, a, &key("area"))?,
         None => world,
     };
-    let model = g
-        .mobility
-        .as_ref()
-        .map_or(MobilityModel::None, |m| *m.get_ref());
-    let misplaced = |v: &dyn Fn() -> Option<std::ops::Range<usize>>, k: &str, needs: &str| {
-        v().map(|span| {
-            src.error(
-                span,
-                format!("{}: only applies to mobility = \"{needs}\"", key(k)),
-            )
-        })
-    };
-    if model != MobilityModel::RandomWaypoint
-        && let Some(e) = misplaced(
-            &|| g.speed.as_ref().map(Spanned::span),
+    let model = g.mobility.as_ref().map_or(Still, |m| *m.get_ref());
+    // Which keys each model reads; any other mobility key is a mistake worth naming.
+    let span = |v: Option<std::ops::Range<usize>>| v;
+    let keys: [(&str, Option<std::ops::Range<usize>>, &[MobilityModel]); 5] = [
+        (
             "speed",
-            "random_waypoint",
-        )
-    {
-        return Err(e);
+            span(g.speed.as_ref().map(Spanned::span)),
+            &[RandomWaypoint, RandomDirection, Ferry],
+        ),
+        (
+            "pause",
+            span(g.pause.as_ref().map(Spanned::span)),
+            &[RandomWaypoint, Ferry],
+        ),
+        ("leg", span(g.leg.as_ref().map(Spanned::span)), &[RandomDirection]),
+        ("route", span(g.route.as_ref().map(Spanned::span)), &[Ferry]),
+        (
+            "positions",
+            span(g.positions.as_ref().map(Spanned::span)),
+            &[Stationary],
+        ),
+    ];
+    for (k, at, models) in keys {
+        if let Some(at) = at
+            && !models.contains(&model)
+        {
+            let names: Vec<String> = models.iter().map(|m| format!("\"{}\"", m.name())).collect();
+            return Err(src.error(
+                at,
+                format!("{}: only applies to mobility = {}", key(k), names.join(" or ")),
+            ));
+        }
     }
-    if model != MobilityModel::RandomWaypoint && g.pause.is_some() {
-        let at = g.mobility.as_ref().map_or(g.name.span(), Spanned::span);
-        return Err(src.error(
+    let needs_speed = || {
+        let at = g.mobility.as_ref().map_or(0..0, Spanned::span);
+        src.error(
             at,
             format!(
-                "{}: pause only applies to mobility = \"random_waypoint\"",
-                key("mobility")
+                "{}: {} needs speed = [min, max] (m/s)",
+                key("mobility"),
+                model.name()
             ),
-        ));
-    }
-    if model != MobilityModel::Stationary
-        && let Some(e) = misplaced(
-            &|| g.positions.as_ref().map(Spanned::span),
-            "positions",
-            "stationary",
         )
-    {
-        return Err(e);
-    }
+    };
+    let speed = |what: &str| -> Result<(f64, f64), ScenarioError> {
+        let s = g.speed.as_ref().ok_or_else(needs_speed)?;
+        let Range2(lo, hi) = *s.get_ref();
+        if !(lo > 0.0 && hi >= lo && hi.is_finite()) {
+            return Err(src.at(s, &key("speed"), what));
+        }
+        Ok((lo, hi))
+    };
+    let pause = g.pause.as_ref().map_or((SimTime::ZERO, SimTime::ZERO), |p| {
+        let Range2(a, b) = *p.get_ref();
+        (a.0, b.0.max(a.0))
+    });
     Ok(match model {
-        MobilityModel::None => Mobility::None,
-        MobilityModel::Stationary => {
+        Still => Mobility::None,
+        Stationary => {
             if let Some(p) = &g.positions
                 && p.get_ref().len() != g.count
             {
@@ -359,28 +504,63 @@ fn mobility(
             }
             Mobility::Stationary { at: None, area }
         }
-        MobilityModel::RandomWaypoint => {
-            let Some(speed) = &g.speed else {
+        RandomWaypoint => Mobility::RandomWaypoint {
+            area,
+            speed: speed("needs 0 < min <= max")?,
+            pause,
+        },
+        RandomDirection => {
+            let leg = match &g.leg {
+                Some(l) => {
+                    let Range2(a, b) = *l.get_ref();
+                    if a.0 == SimTime::ZERO || b.0 < a.0 {
+                        return Err(src.at(l, &key("leg"), "needs 0 < min <= max"));
+                    }
+                    (a.0, b.0)
+                }
+                None => DEFAULT_LEG,
+            };
+            Mobility::RandomDirection {
+                area,
+                speed: speed("needs 0 < min <= max")?,
+                leg,
+            }
+        }
+        Ferry => {
+            let (lo, hi) = speed("needs a speed greater than zero")?;
+            if lo != hi {
+                let s = g.speed.as_ref().map_or(0..0, Spanned::span);
+                return Err(src.error(
+                    s,
+                    format!("{}: a ferry keeps a timetable: give one speed", key("speed")),
+                ));
+            }
+            if pause.0 != pause.1 {
+                let p = g.pause.as_ref().map_or(0..0, Spanned::span);
+                return Err(src.error(
+                    p,
+                    format!("{}: a ferry keeps a timetable: give one pause", key("pause")),
+                ));
+            }
+            let Some(route) = &g.route else {
                 let at = g.mobility.as_ref().map_or(0..0, Spanned::span);
                 return Err(src.error(
                     at,
                     format!(
-                        "{}: random_waypoint needs speed = [min, max] (m/s)",
+                        "{}: ferry needs route = [[x, y], ...] (two stops or more)",
                         key("mobility")
                     ),
                 ));
             };
-            let [lo, hi] = *speed.get_ref();
-            if !(lo > 0.0 && hi >= lo && hi.is_finite()) {
-                return Err(src.at(speed, &key("speed"), "needs 0 < min <= max"));
+            let stops: Vec<(f64, f64)> = route.get_ref().iter().map(|p| (p[0], p[1])).collect();
+            if stops.len() < 2 || stops.iter().any(|p| !(p.0.is_finite() && p.1.is_finite())) {
+                return Err(src.at(route, &key("route"), "needs two stops or more"));
             }
-            let pause = g
-                .pause
-                .map_or((SimTime::ZERO, SimTime::ZERO), |[a, b]| (a.0, b.0.max(a.0)));
-            Mobility::RandomWaypoint {
-                area,
-                speed: (lo, hi),
-                pause,
+            Mobility::Ferry {
+                route: stops.into(),
+                speed: lo,
+                pause: pause.0,
+                phase: 0.0,
             }
         }
     })
@@ -487,6 +667,92 @@ fn traces(src: &Source<'_>, t: &super::TraceFile, plan: &mut Plan) -> Result<(),
                 )));
             }
             plan.messages.push(e.into_message(lifetime));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the ION contact plan named by `[ion]` (relative to the scenario file): node numbers
+/// map to hosts through `nodes`, or node N is the N-th host in file order when it is absent.
+fn ion_plan(
+    src: &Source<'_>,
+    names: &Names,
+    f: &IonFile,
+    plan: &mut Plan,
+) -> Result<(), ScenarioError> {
+    let dir = src.path.parent().unwrap_or(Path::new("."));
+    let path = dir.join(f.plan.get_ref());
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| src.at(&f.plan, "ion.plan", format!("cannot read {shown}: {e}")))?;
+    let cp = ion::parse(&text).map_err(|e| ScenarioError::Line {
+        path: shown.clone(),
+        line: e.line,
+        message: e.message,
+    })?;
+    let mut map: BTreeMap<u64, usize> = BTreeMap::new();
+    match &f.nodes {
+        Some(nodes) => {
+            for (number, name) in nodes.get_ref() {
+                let key = format!("ion.nodes.{number}");
+                let n: u64 = number.parse().map_err(|_| {
+                    src.at(nodes, &key, format!("'{number}' is not an ION node number"))
+                })?;
+                let hosts = names.one(src, name, &key, name.get_ref())?;
+                let [h] = hosts[..] else {
+                    return Err(src.at(
+                        name,
+                        &key,
+                        format!("'{}' is a group of {}; name one node", name.get_ref(), hosts.len()),
+                    ));
+                };
+                map.insert(n, h);
+            }
+        }
+        None => map.extend((0..plan.hosts.len()).map(|h| (h as u64 + 1, h))),
+    }
+    let host = |n: u64, line: usize| {
+        map.get(&n).copied().ok_or_else(|| ScenarioError::Line {
+            path: shown.clone(),
+            line,
+            message: match &f.nodes {
+                Some(_) => format!("ION node {n} is not mapped to a host: add it to [ion].nodes"),
+                None => format!(
+                    "ION node {n} is not a host: without [ion].nodes, node N is the N-th host and the scenario has {}",
+                    plan.hosts.len()
+                ),
+            },
+        })
+    };
+    let mut windows: BTreeMap<(usize, usize), Vec<(SimTime, SimTime)>> = BTreeMap::new();
+    for c in &cp.contacts {
+        let (from, to) = (host(c.from, c.line)?, host(c.to, c.line)?);
+        windows.entry((from, to)).or_default().push((c.start, c.end));
+        plan.ion
+            .rates
+            .entry((from, to))
+            .or_default()
+            .push((c.start, c.end, c.rate * 8.0));
+    }
+    for r in &cp.ranges {
+        let (a, b) = (host(r.a, r.line)?, host(r.b, r.line)?);
+        plan.ion
+            .ranges
+            .entry((a.min(b), a.max(b)))
+            .or_default()
+            .push((r.start, r.end, r.owlt));
+    }
+    for ((a, b), w) in windows {
+        for (s, e) in merge_windows(w) {
+            for (time, up) in [(s, true), (e, false)] {
+                plan.contacts.push(ContactEvent {
+                    time,
+                    a,
+                    b,
+                    up,
+                    source: ContactSource::Ion,
+                });
+            }
         }
     }
     Ok(())

@@ -85,9 +85,9 @@ fn a_missing_key_names_its_table() {
 
 #[test]
 fn an_unknown_router_is_refused_where_it_is_named() {
-    let e = error("duration = 1\n[[group]]\nname = \"a\"\nrouter = \"prophet\"\n");
+    let e = error("duration = 1\n[[group]]\nname = \"a\"\nrouter = \"teleport\"\n");
     assert!(e.contains(":4:10:"), "{e}");
-    assert!(e.contains("unknown router 'prophet'"), "{e}");
+    assert!(e.contains("unknown router 'teleport'"), "{e}");
 }
 
 #[test]
@@ -218,4 +218,201 @@ fn a_trace_naming_a_missing_host_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("c.txt:1: host 7 does not exist"), "{e}");
+}
+
+/// A scenario with three hosts and an ION plan `rc`, in a temporary directory.
+fn with_ion_plan(rc: &str, ion_table: &str) -> Result<Plan, ScenarioError> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plan.rc"), rc).unwrap();
+    let path = dir.path().join("s.toml");
+    let text = format!("{BASE}[ion]\nplan = \"plan.rc\"\n{ion_table}");
+    std::fs::write(&path, &text).unwrap();
+    load(&path, None)
+}
+
+#[test]
+fn an_ion_plan_becomes_one_way_contacts_with_rates_and_ranges() {
+    let p = with_ion_plan(
+        "a contact +10 +20 1 3 1000\na contact +15 +30 1 3 1000\na range +0 +60 3 1 2\n",
+        "",
+    )
+    .unwrap();
+    // Without [ion].nodes node N is host N-1; overlapping windows of a direction merge.
+    let ups: Vec<(u64, usize, usize, bool)> = p
+        .contacts
+        .iter()
+        .map(|c| (c.time.as_micros() / 1_000_000, c.a, c.b, c.up))
+        .collect();
+    assert_eq!(ups, [(10, 0, 2, true), (30, 0, 2, false)]);
+    assert!(p.contacts.iter().all(|c| c.source == ContactSource::Ion));
+    assert_eq!(p.ion.rate(0, 2, SimTime(12_000_000)), Some(8000.0));
+    assert_eq!(p.ion.rate(2, 0, SimTime(12_000_000)), None);
+    assert_eq!(p.ion.delay(0, 2, SimTime(1)), Some(SimTime(2_000_000)));
+}
+
+#[test]
+fn ion_node_numbers_map_to_the_named_hosts() {
+    let p = with_ion_plan(
+        "a contact +0 +5 7 9 100\n",
+        "nodes = { 7 = \"a2\", 9 = \"a0\" }\n",
+    )
+    .unwrap();
+    assert_eq!((p.contacts[0].a, p.contacts[0].b), (2, 0));
+}
+
+#[test]
+fn an_unmapped_ion_node_is_named_with_the_plan_file_and_line() {
+    let e = with_ion_plan("# header\na contact +0 +5 1 4 100\n", "")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("plan.rc:2: ION node 4 is not a host"), "{e}");
+    let e = with_ion_plan("a contact +0 +5 1 2 100\n", "nodes = { 1 = \"a0\" }\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("plan.rc:1: ION node 2 is not mapped to a host"), "{e}");
+}
+
+#[test]
+fn a_bad_ion_line_is_named_with_the_plan_file_and_line() {
+    let e = with_ion_plan("a contact +0 +5 1 2 100\na contact +0 5 1 2 100\n", "")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("plan.rc:2: a contact: time '5' must be relative, as +SECONDS"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_ion_node_mapped_to_a_group_is_refused() {
+    let e = with_ion_plan("a contact +0 +5 1 2 100\n", "nodes = { 1 = \"a\", 2 = \"a0\" }\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ion.nodes.1: 'a' is a group of 3; name one node"), "{e}");
+}
+
+#[test]
+fn random_direction_reads_speed_and_leg_and_the_world_may_be_a_torus() {
+    let p = parse_str(
+        "duration = 1\narea = [500, 500]\ntorus = true\n[[group]]\nname = \"d\"\nmobility = \"random_direction\"\nspeed = 2\nleg = [\"10s\", \"1m\"]\n",
+    )
+    .unwrap();
+    assert_eq!(p.torus.map(|t| (t.x1, t.y1)), Some((500.0, 500.0)));
+    assert!(matches!(
+        p.hosts[0].mobility,
+        Mobility::RandomDirection { speed: (2.0, 2.0), leg, .. }
+            if leg == (SimTime(10_000_000), SimTime(60_000_000))
+    ));
+    let e = error(
+        "duration = 1\n[[group]]\nname = \"d\"\nmobility = \"random_direction\"\nspeed = 2\nleg = 0\n",
+    );
+    assert!(e.contains("group[0].leg: needs 0 < min <= max"), "{e}");
+}
+
+#[test]
+fn ferries_of_a_group_share_a_route_spread_along_it() {
+    let p = parse_str(
+        "duration = 1\n[[group]]\nname = \"f\"\ncount = 4\nmobility = \"ferry\"\nroute = [[0, 0], [100, 0], [100, 100]]\nspeed = 10\npause = \"5m\"\n",
+    )
+    .unwrap();
+    let phases: Vec<f64> = p
+        .hosts
+        .iter()
+        .map(|h| match &h.mobility {
+            Mobility::Ferry {
+                phase,
+                route,
+                speed,
+                pause,
+            } => {
+                assert_eq!((route.len(), *speed, *pause), (3, 10.0, SimTime(300_000_000)));
+                *phase
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(phases, [0.0, 0.25, 0.5, 0.75]);
+}
+
+#[test]
+fn a_ferry_needs_a_route_and_one_speed() {
+    let e = error("duration = 1\n[[group]]\nname = \"f\"\nmobility = \"ferry\"\nspeed = 3\n");
+    assert!(e.contains("group[0].mobility: ferry needs route"), "{e}");
+    let e = error(
+        "duration = 1\n[[group]]\nname = \"f\"\nmobility = \"ferry\"\nroute = [[0, 0], [1, 1]]\nspeed = [1, 3]\n",
+    );
+    assert!(e.contains("group[0].speed: a ferry keeps a timetable: give one speed"), "{e}");
+    let e = error(
+        "duration = 1\n[[group]]\nname = \"f\"\nmobility = \"ferry\"\nroute = [[0, 0]]\nspeed = 1\n",
+    );
+    assert!(e.contains("group[0].route: needs two stops or more"), "{e}");
+}
+
+#[test]
+fn a_mobility_key_of_another_model_is_named() {
+    let e = error(
+        "duration = 1\n[[group]]\nname = \"w\"\nmobility = \"random_waypoint\"\nspeed = [1, 2]\nroute = [[0, 0], [1, 1]]\n",
+    );
+    assert!(
+        e.contains("group[0].route: only applies to mobility = \"ferry\""),
+        "{e}"
+    );
+    let e = error("duration = 1\n[[group]]\nname = \"s\"\nleg = 5\n");
+    assert!(
+        e.contains("group[0].leg: only applies to mobility = \"random_direction\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_workload_takes_a_priority_mix_or_one_class() {
+    let p = parse_str(&format!(
+        "{BASE}[[workload]]\nfrom = [\"a0\"]\nto = [\"a\"]\ninterval = 10\nsize = 10\npriority = {{ emergency = 1, bulk = 3 }}\n[[workload]]\nfrom = [\"a0\"]\nto = [\"a\"]\ninterval = 10\nsize = 10\npriority = \"high\"\n"
+    ))
+    .unwrap();
+    assert_eq!(p.workloads[0].priority, [1.0, 0.0, 0.0, 3.0]);
+    assert_eq!(p.workloads[1].priority, [0.0, 1.0, 0.0, 0.0]);
+    let e = error(&format!(
+        "{BASE}[[workload]]\nfrom = [\"a0\"]\nto = [\"a\"]\ninterval = 10\nsize = 10\npriority = \"urgent\"\n"
+    ));
+    assert!(
+        e.contains("workload[0].priority: 'urgent' is not a class: choose emergency, high, normal, bulk"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_alert_workload_goes_to_every_host_unless_to_names_recipients() {
+    let p = parse_str(&format!(
+        "{BASE}[[workload]]\nfrom = [\"a0\"]\nalert = \"flood\"\ninterval = 10\nsize = 10\n"
+    ))
+    .unwrap();
+    assert_eq!(p.workloads[0].alert.as_deref(), Some("flood"));
+    assert_eq!(p.workloads[0].to, [0, 1, 2]);
+    assert_eq!(p.alert_recipients("flood"), [0, 1, 2]);
+    let e = error(&format!(
+        "{BASE}[[workload]]\nfrom = [\"a0\"]\ninterval = 10\nsize = 10\n"
+    ));
+    assert!(e.contains("workload[0].to: missing"), "{e}");
+}
+
+#[test]
+fn crashes_at_a_rate_take_a_mean_interval_and_a_downtime() {
+    let p = parse_str(&format!(
+        "sample = \"5m\"\n{BASE}[[crash]]\nnode = \"a\"\nmean_interval = \"6h\"\ndowntime = [\"10m\", \"30m\"]\n"
+    ))
+    .unwrap();
+    assert_eq!(p.sample_every, SimTime(300_000_000));
+    let f = &p.fault_rates[0];
+    assert_eq!(f.hosts, [0, 1, 2]);
+    assert_eq!(f.mean_interval, SimTime(6 * 3_600_000_000));
+    assert_eq!(f.downtime, Some((SimTime(600_000_000), SimTime(1_800_000_000))));
+    let e = error(&format!(
+        "{BASE}[[crash]]\nnode = \"a\"\nat = 5\nmean_interval = \"6h\"\n"
+    ));
+    assert!(e.contains("crash[0].at: give either `at`"), "{e}");
+    let e = error(&format!(
+        "{BASE}[[crash]]\nnode = \"a\"\nmean_interval = \"6h\"\nrestart = 9\n"
+    ));
+    assert!(e.contains("crash[0].restart: only applies with `at`"), "{e}");
 }

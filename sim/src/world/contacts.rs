@@ -22,11 +22,13 @@ pub(super) struct PairState {
     pub(super) trace: bool,
     /// Random meetings in progress (they may overlap).
     pub(super) meetings: u32,
+    /// Inside an ION contact, per direction (0: low → high, 1: high → low).
+    pub(super) ion: [bool; 2],
 }
 
 impl PairState {
     fn active(self) -> bool {
-        self.geo || self.schedule || self.trace || self.meetings > 0
+        self.geo || self.schedule || self.trace || self.meetings > 0 || self.ion[0] || self.ion[1]
     }
 }
 
@@ -98,10 +100,18 @@ impl World {
             c.a as u64,
             c.b as u64,
         );
+        let dir = usize::from(c.a > c.b);
         self.set_contact(c.a, c.b, |p| match c.source {
             ContactSource::Schedule => p.schedule = c.up,
             ContactSource::Trace => p.trace = c.up,
+            ContactSource::Ion => p.ion[dir] = c.up,
         });
+        if c.source == ContactSource::Ion && c.up {
+            // Transfers queued while this direction had no contact may go now.
+            if let Some(&session) = self.pair_sessions.get(&ordered(c.a, c.b)) {
+                self.start_next(session, dir);
+            }
+        }
         if let Some(next) = self.plan.contacts.get(i + 1) {
             let t = next.time;
             self.schedule(t, Class::World, Event::Contact(i + 1));

@@ -12,7 +12,7 @@ use proto::wire::admin::ReasonCode;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{Event, Held, Note, World, WorldError};
+use super::{Event, Held, Note, Target, World, WorldError};
 use crate::clock::{self, SimTime};
 use crate::plan::HostSpec;
 use crate::queue::Class;
@@ -23,6 +23,8 @@ use crate::rng;
 pub(super) struct Host {
     pub(super) eid: Eid,
     pub(super) inbox: Eid,
+    /// Group endpoints (alerts) this host's applications listen on.
+    pub(super) groups: Vec<Eid>,
     config: Config,
     /// `None` while crashed.
     pub(super) node: Option<Node>,
@@ -52,11 +54,12 @@ impl Host {
             .parse()
             .map_err(|e| bad(&e))?;
         let mut config = Config::new(eid.clone());
-        config.router = spec.router;
+        config.router = spec.router.clone();
         config.storage_quota = spec.buffer;
         Ok(Self {
             eid,
             inbox,
+            groups: Vec::new(),
             config,
             node: None,
             store: MemStore::new(),
@@ -84,6 +87,9 @@ impl World {
         let mut node = Node::new(host.config.clone(), seed, now, restored);
         // Applications register again when they start; the store may have lost the record.
         let _ = node.register(host.inbox.clone());
+        for g in &host.groups {
+            let _ = node.register(g.clone());
+        }
         host.node = Some(node);
         self.settle(h);
     }
@@ -175,32 +181,46 @@ impl World {
                 self.copy_gone(h, key, reason != ReasonCode::NoInformation);
             }
             Output::Report(_) => {}
+            // Only sent on links declared control-capable (`Input::ControlReady`), which the
+            // simulator does not declare yet: every link uses per-peer history.
+            Output::Control { .. } => {}
         }
     }
 
-    /// A delivery to a local application: the first at the destination counts.
+    /// A delivery to a local application: the first at the destination counts; an alert
+    /// counts once at each recipient other than its source.
     fn delivered(&mut self, h: usize, key: BundleKey) {
         self.note(Note::Deliver, h as u64, key.0);
         let Some(copy) = self.copies.get_mut(&(h, key)) else {
             return;
         };
         copy.delivered_here = true;
-        let (msg, hops) = (copy.msg as usize, copy.hops);
-        let record = &mut self.messages[msg];
-        if record.to != h || record.delivered {
-            return;
-        }
-        record.delivered = true;
+        let (msg, hops) = (copy.msg, copy.hops);
+        let record = &mut self.messages[msg as usize];
         let latency = self.now.since(record.created).as_secs_f64();
-        self.metrics.delivery(latency, hops);
+        match record.target {
+            Target::Host(to) => {
+                if to != h || record.delivered {
+                    return;
+                }
+                record.delivered = true;
+                let class = usize::from(record.class);
+                self.metrics.delivery(latency, hops, class);
+            }
+            Target::Group => {
+                if record.from != h && self.alert_reached.insert((msg, h)) {
+                    self.metrics.alert_delivery(latency);
+                }
+            }
+        }
     }
 
-    /// A counted copy left host `h`'s store.
+    /// A counted copy left host `h`'s store (buffer statistics count unicast messages only).
     pub(super) fn copy_gone(&mut self, h: usize, key: BundleKey, dropped: bool) {
         let Some(copy) = self.copies.remove(&(h, key)) else {
             return;
         };
-        if !copy.delivered_here {
+        if !copy.delivered_here && self.messages[copy.msg as usize].unicast() {
             let held = self.now.since(copy.since).as_secs_f64();
             self.metrics.deletion(held, dropped);
         }
@@ -289,6 +309,7 @@ impl World {
         if !self.hosts[h].alive() {
             return;
         }
+        self.metrics.crashes += 1;
         let host = &mut self.hosts[h];
         host.node = None;
         host.incarnation += 1;

@@ -15,6 +15,7 @@ use rand::Rng;
 
 use super::{Event, Note, World};
 use crate::queue::Class;
+use crate::units::BitRate;
 
 /// A bundle on its way across a link.
 #[derive(Debug)]
@@ -26,6 +27,8 @@ pub(super) struct Transfer {
     /// The counted message it carries, if any, and the hops of the sender's copy.
     msg: Option<u32>,
     hops: u32,
+    /// Counted in The ONE's transfer statistics (a counted unicast message).
+    counted: bool,
 }
 
 /// One direction of a session.
@@ -138,6 +141,7 @@ impl World {
             Some(c) => (Some(c.msg), c.hops),
             None => (None, 0),
         };
+        let counted = msg.is_some_and(|m| self.messages[m as usize].unicast());
         let transfer = Transfer {
             sender: h,
             incarnation,
@@ -145,6 +149,7 @@ impl World {
             bytes,
             msg,
             hops,
+            counted,
         };
         if let Some(s) = self.sessions.get_mut(&session) {
             s.channels[dir].queue.push_back(transfer);
@@ -175,29 +180,36 @@ impl World {
     }
 
     /// Puts the next queued transfer on the air if the channel is free.
-    fn start_next(&mut self, session: u64, dir: usize) {
+    pub(super) fn start_next(&mut self, session: u64, dir: usize) {
         let Some(s) = self.sessions.get_mut(&session) else {
             return;
         };
+        let (from, to) = if dir == 0 { (s.a, s.b) } else { (s.b, s.a) };
         let channel = &mut s.channels[dir];
-        if channel.busy {
+        if channel.busy || channel.queue.is_empty() {
             return;
         }
+        // A pair an ION contact plan governs sends one way only during that direction's
+        // contacts, at their rate; the queue waits for the next one (or the link's end).
+        let rate = if self.plan.ion.governs(from, to) {
+            match self.plan.ion.rate(from, to, self.now) {
+                Some(bps) => BitRate(Some(bps)),
+                None => return,
+            }
+        } else {
+            self.plan.link.rate
+        };
         let Some(transfer) = channel.queue.pop_front() else {
             return;
         };
         channel.busy = true;
-        if transfer.msg.is_some() {
+        if transfer.counted {
             channel.in_transit += 1;
             self.metrics.started += 1;
         }
-        let on_air = self
-            .plan
-            .link
-            .rate
-            .transmission_time(transfer.bytes.len() as u64);
+        let on_air = rate.transmission_time(transfer.bytes.len() as u64);
         let sent = self.now.plus(on_air);
-        let arrives = sent.plus(self.plan.link.delay);
+        let arrives = sent.plus(self.delay(from, to));
         self.schedule(sent, Class::Settle, Event::TxEnd { session, dir });
         self.schedule(
             arrives,
@@ -223,7 +235,7 @@ impl World {
         let Some(s) = self.sessions.get_mut(&session) else {
             return; // Aborted when the link went down.
         };
-        if transfer.msg.is_some() {
+        if transfer.counted {
             s.channels[dir].in_transit = s.channels[dir].in_transit.saturating_sub(1);
         }
         let (receiver, link) = if dir == 0 {
@@ -234,11 +246,11 @@ impl World {
         self.metrics.bytes_sent += transfer.bytes.len() as u64;
         let loss = self.plan.link.loss;
         if loss > 0.0 && self.loss_rng.random::<f64>() < loss {
-            if transfer.msg.is_some() {
+            if transfer.counted {
                 self.metrics.lost += 1;
             }
             self.note(Note::Lost, transfer.sender as u64, transfer.token.0);
-            let at = self.now.plus(self.plan.link.delay);
+            let at = self.now.plus(self.delay(receiver, transfer.sender));
             self.schedule(
                 at,
                 Class::Settle,
@@ -259,7 +271,7 @@ impl World {
                 sender: transfer.sender,
                 incarnation: transfer.incarnation,
                 token: transfer.token,
-                counted: transfer.msg.is_some(),
+                counted: transfer.counted,
             },
         );
         self.rx_ctx = transfer.msg.map(|m| (m, transfer.hops + 1));
@@ -272,6 +284,15 @@ impl World {
             },
         );
         self.rx_ctx = None;
+    }
+
+    /// One-way propagation delay between `a` and `b` now: an ION range's one-way light time
+    /// if one covers the pair, else the link model's delay.
+    fn delay(&self, a: usize, b: usize) -> crate::clock::SimTime {
+        self.plan
+            .ion
+            .delay(a, b, self.now)
+            .unwrap_or(self.plan.link.delay)
     }
 
     /// Receiver `h` accepted or refused inbound transfer `rx`: tell the sender after the
@@ -287,7 +308,7 @@ impl World {
                 _ => self.metrics.refused += 1,
             }
         }
-        let at = self.now.plus(self.plan.link.delay);
+        let at = self.now.plus(self.delay(h, p.sender));
         self.schedule(
             at,
             Class::Settle,

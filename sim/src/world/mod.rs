@@ -105,16 +105,41 @@ enum Event {
     Workload(usize),
     /// The next explicit message (index into the plan's messages).
     Message(usize),
+    /// Host `host` of fault process `process` crashes at random.
+    FaultCrash { process: usize, host: usize },
+    /// Host `host` of fault process `process` comes back after its downtime.
+    FaultRestart { process: usize, host: usize },
+    /// Store occupancy and delivery progress are sampled.
+    Sample,
     /// The run is over.
     End,
+}
+
+/// Where a message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// One host's inbox.
+    Host(usize),
+    /// A group endpoint: every recipient host but the source.
+    Group,
 }
 
 /// One message of the workload, as the metrics follow it.
 #[derive(Debug, Clone, Copy)]
 struct MessageRecord {
     created: SimTime,
-    to: usize,
+    target: Target,
+    from: usize,
     delivered: bool,
+    /// Class index (0 emergency … 3 bulk).
+    class: u8,
+}
+
+impl MessageRecord {
+    /// Unicast messages are the ones The ONE's statistics count.
+    fn unicast(&self) -> bool {
+        matches!(self.target, Target::Host(_))
+    }
 }
 
 /// One stored copy of a counted message: which message, how many links it crossed to get
@@ -156,6 +181,10 @@ pub struct World {
     meeting_rngs: Vec<ChaCha8Rng>,
     loss_rng: ChaCha8Rng,
     messages: Vec<MessageRecord>,
+    /// Alerts delivered: (message, recipient), so a redelivery after a restart counts once.
+    alert_reached: BTreeSet<(u32, usize)>,
+    /// One generator per host of each fault process.
+    fault_rngs: Vec<Vec<ChaCha8Rng>>,
     copies: BTreeMap<(usize, BundleKey), Held>,
     /// Rewritten bytes of stored bundles, by (host, key), while they stay stored.
     rewritten: BTreeMap<(usize, BundleKey), (proto::node::Rewrite, Bytes)>,
@@ -178,11 +207,31 @@ impl World {
         // Stable sorts: changes at the same instant keep the order the plan gave them.
         plan.contacts.sort_by_key(|c| c.time);
         plan.messages.sort_by_key(|m| m.time);
-        let hosts = plan
+        let mut hosts = plan
             .hosts
             .iter()
             .map(|spec| Host::new(spec, plan.seed))
             .collect::<Result<Vec<_>, _>>()?;
+        for w in &plan.workloads {
+            let Some(name) = &w.alert else { continue };
+            let group = alert_endpoint(name)?;
+            for &h in &w.to {
+                if !hosts[h].groups.contains(&group) {
+                    hosts[h].groups.push(group.clone());
+                }
+            }
+        }
+        let fault_rngs = plan
+            .fault_rates
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                f.hosts
+                    .iter()
+                    .map(|&h| rng::named(plan.seed, &format!("faults/{i}/{}", plan.hosts[h].name)))
+                    .collect()
+            })
+            .collect();
         let n = hosts.len();
         let motion = Motion::new(&plan);
         let generators = (0..plan.workloads.len())
@@ -211,6 +260,8 @@ impl World {
             generators,
             meeting_rngs,
             messages: Vec::new(),
+            alert_reached: BTreeSet::new(),
+            fault_rngs,
             copies: BTreeMap::new(),
             rewritten: BTreeMap::new(),
             rx_ctx: None,
@@ -330,6 +381,13 @@ impl World {
         if self.motion.is_some() {
             self.schedule(SimTime::ZERO, Class::World, Event::MobilityStep);
         }
+        for process in 0..self.plan.fault_rates.len() {
+            for host in 0..self.plan.fault_rates[process].hosts.len() {
+                self.schedule_fault(process, host);
+            }
+        }
+        // Samples come after everything else at their instant, the end's included.
+        self.schedule(SimTime::ZERO, Class::Workload, Event::Sample);
     }
 
     fn dispatch(&mut self, event: Event) {
@@ -394,10 +452,86 @@ impl World {
             }
             Event::Workload(i) => self.workload_message(i),
             Event::Message(i) => self.explicit_message(i),
+            Event::FaultCrash { process, host } => {
+                let h = self.plan.fault_rates[process].hosts[host];
+                self.note(Note::Crash, h as u64, 1);
+                self.crash(h);
+                self.schedule_fault_restart(process, host);
+            }
+            Event::FaultRestart { process, host } => {
+                let h = self.plan.fault_rates[process].hosts[host];
+                self.note(Note::Restart, h as u64, 1);
+                self.restart(h);
+                self.schedule_fault(process, host);
+            }
+            Event::Sample => {
+                self.sample();
+                let next = self.now.plus(self.plan.sample_every);
+                if next < self.plan.duration {
+                    self.schedule(next, Class::Workload, Event::Sample);
+                }
+            }
             Event::End => {
+                self.sample();
                 self.note(Note::End, 0, 0);
                 self.finished = true;
             }
+        }
+    }
+
+    /// Records store occupancy (bundles and bytes, every host; a crashed host's durable
+    /// store) and delivery progress now.
+    fn sample(&mut self) {
+        let (mut bundles, mut bytes, mut max) = (0u64, 0u64, 0u64);
+        for h in &self.hosts {
+            let (n, b) = match &h.node {
+                Some(node) => (node.stored_bundles() as u64, node.stored_bytes()),
+                None => {
+                    let d = &h.store.durable().bundles;
+                    (d.len() as u64, d.values().map(|(b, _)| b.len() as u64).sum())
+                }
+            };
+            bundles += n;
+            bytes += b;
+            max = max.max(b);
+        }
+        let sample = crate::metrics::Sample {
+            time: self.now.as_secs_f64(),
+            stored_bundles: bundles,
+            stored_bytes: bytes,
+            max_host_bytes: max,
+            created: self.metrics.created,
+            delivered: self.metrics.delivered,
+        };
+        // The end of the run may fall on a sample's instant: keep one sample per instant.
+        if self.metrics.samples.last().map(|s| s.time) != Some(sample.time) {
+            self.metrics.sample(sample);
+        }
+    }
+
+    /// Schedules the next random crash of host `host` of fault process `process`.
+    fn schedule_fault(&mut self, process: usize, host: usize) {
+        let mean = self.plan.fault_rates[process].mean_interval.as_secs_f64();
+        let gap = rng::exponential(&mut self.fault_rngs[process][host], mean);
+        let Some(gap) = SimTime::from_secs_f64(gap) else {
+            return;
+        };
+        let at = self.now.plus(gap);
+        if at < self.plan.duration {
+            self.schedule(at, Class::World, Event::FaultCrash { process, host });
+        }
+    }
+
+    /// Schedules the restart of a randomly crashed host after a uniform downtime.
+    fn schedule_fault_restart(&mut self, process: usize, host: usize) {
+        let Some((lo, hi)) = self.plan.fault_rates[process].downtime else {
+            return;
+        };
+        let r = &mut self.fault_rngs[process][host];
+        let down = rng::uniform(r, lo.as_secs_f64(), hi.as_secs_f64());
+        let at = self.now.plus(SimTime::from_secs_f64(down).unwrap_or(lo));
+        if at < self.plan.duration {
+            self.schedule(at, Class::World, Event::FaultRestart { process, host });
         }
     }
 
@@ -470,6 +604,17 @@ impl Note {
     }
 }
 
+/// The group endpoint of alert `name`: `dtn://alerts/~NAME`, a non-singleton endpoint
+/// (RFC 9171 §4.2.5.1.1) that every recipient registers.
+pub fn alert_endpoint(name: &str) -> Result<proto::wire::Eid, WorldError> {
+    format!("dtn://alerts/~{name}")
+        .parse::<proto::wire::Eid>()
+        .map_err(|e| WorldError::BadHostName {
+            name: format!("alerts/~{name}"),
+            reason: e.to_string(),
+        })
+}
+
 /// Rejects plans whose indices or values the world cannot honour.
 fn check(plan: &Plan) -> Result<(), WorldError> {
     let n = plan.hosts.len();
@@ -514,6 +659,21 @@ fn check(plan: &Plan) -> Result<(), WorldError> {
     }
     for c in &plan.crashes {
         host("a crash", c.host)?;
+    }
+    for f in &plan.fault_rates {
+        for &i in &f.hosts {
+            host("a fault process", i)?;
+        }
+        if f.mean_interval == SimTime::ZERO {
+            return Err(WorldError::Invalid(
+                "random crashes need a mean interval greater than zero".into(),
+            ));
+        }
+    }
+    if plan.sample_every == SimTime::ZERO {
+        return Err(WorldError::Invalid(
+            "the sampling interval must be greater than zero".into(),
+        ));
     }
     for p in &plan.partitions {
         for &i in p.sides.iter().flatten() {

@@ -144,9 +144,13 @@ fn start(
             } else {
                 String::new()
             };
+            // TERN_BENCH_WINDOW=N overrides the link window (bundles in flight per link).
+            let window = std::env::var("TERN_BENCH_WINDOW")
+                .map(|w| format!("[tcpcl]\nwindow = {w}\n"))
+                .unwrap_or_default();
             std::fs::write(
                 &config,
-                format!("{registrations}[node]\nid = \"dtn://{name}/\"\n"),
+                format!("{registrations}[node]\nid = \"dtn://{name}/\"\n{window}"),
             )
             .unwrap();
             let log = std::fs::File::create(dir.join("tern.log")).unwrap();
