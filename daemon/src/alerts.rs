@@ -24,9 +24,11 @@
 //! remembered until the retiring message ends, so an original that arrives late (over a slower
 //! path) is not brought back.
 //!
-//! The mailbox is the registry's durable state: records of alerts that are replaced, retired,
-//! expired, duplicate or unreadable are consumed, and what remains is replayed at start-up, so
-//! a restarted node lists what it listed before. Nothing else should consume this mailbox.
+//! The mailbox is the registry's durable state: a record is consumed when it is unreadable, a
+//! duplicate, or has ended (a retired alert's record is kept until it would have ended, a
+//! Cancel's until the Cancel ends), and what remains is replayed in order at start-up, so a
+//! restarted node lists, and refuses, what it did before. Nothing else should consume this
+//! mailbox.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -204,8 +206,16 @@ pub struct AlertRegistry {
     current: BTreeMap<AlertId, Held>,
     /// Cancels, kept until they end so their retirements survive a restart (by replay).
     cancels: BTreeMap<AlertId, Held>,
-    /// Identities an Update or Cancel retired, and until when (Unix seconds) to refuse them.
-    retired: BTreeMap<AlertId, i64>,
+    /// Identities an Update or Cancel retired: refused until they would have ended.
+    retired: BTreeMap<AlertId, Retired>,
+}
+
+/// A retired identity: until when (Unix seconds) a copy is refused, and the mailbox record of
+/// the retired alert, kept until then so a replay after a restart retires it again.
+#[derive(Debug, Clone, Copy)]
+struct Retired {
+    until: i64,
+    seq: Option<u64>,
 }
 
 impl AlertRegistry {
@@ -267,18 +277,26 @@ impl AlertRegistry {
     }
 
     /// Retires the alerts `by` names in `references`, if they are from the same sender.
+    ///
+    /// A retired identity is refused until the later of the retiring message's end and the
+    /// retired alert's own, so a copy of the original still travelling is not listed again.
     fn retire_references(&mut self, by: &Held, verb: &str, applied: &mut Applied) {
-        let until = by.alert.end_unix_secs();
+        let by_end = by.alert.end_unix_secs();
         for reference in &by.alert.references {
             if reference.sender != by.alert.sender {
                 warn!(by = %by.alert.id(), %reference, "ignoring a reference to another sender's alert");
                 continue;
             }
-            let entry = self.retired.entry(reference.clone()).or_insert(until);
-            *entry = (*entry).max(until);
-            if let Some(old) = self.current.remove(reference) {
+            let old = self.current.remove(reference);
+            let retired = self.retired.entry(reference.clone()).or_insert(Retired {
+                until: by_end,
+                seq: None,
+            });
+            retired.until = retired.until.max(by_end);
+            if let Some(old) = old {
                 info!(%reference, by = %by.alert.id(), "alert {verb}");
-                applied.consumed.push(old.seq);
+                retired.until = retired.until.max(old.alert.end_unix_secs());
+                retired.seq = Some(old.seq);
                 if verb == "cancelled" {
                     applied.events.push(event("cancelled", &old));
                 }
@@ -309,7 +327,13 @@ impl AlertRegistry {
             }
             keep
         });
-        self.retired.retain(|_, until| *until > now);
+        self.retired.retain(|_, retired| {
+            let keep = retired.until > now;
+            if !keep {
+                applied.consumed.extend(retired.seq);
+            }
+            keep
+        });
         applied
     }
 }
@@ -534,7 +558,10 @@ mod tests {
             &doc("a2", MsgType::Update, &[("a1", T0)], T0 + 60),
             Some(T0),
         );
-        assert_eq!(up.consumed, [1]);
+        assert!(
+            up.consumed.is_empty(),
+            "the replaced alert's record is kept for replay"
+        );
         assert_eq!(up.events[0].event, "updated");
         assert_eq!(ids(&r), ["a2"]);
     }
@@ -560,9 +587,35 @@ mod tests {
             &doc("c1", MsgType::Cancel, &[("a1", T0)], T0 + 60),
             Some(T0),
         );
-        assert_eq!(c.consumed, [1]);
+        assert!(
+            c.consumed.is_empty(),
+            "the cancelled alert's record is kept for replay"
+        );
         assert_eq!(c.events[0].event, "cancelled");
         assert_eq!(c.events[0].alert.identifier, "a1");
+        assert!(ids(&r).is_empty());
+    }
+
+    #[test]
+    fn retired_alert_record_is_kept_until_both_it_and_its_cancel_end() {
+        let mut r = AlertRegistry::new();
+        r.apply(1, "dtn://a/", &doc("a1", MsgType::Alert, &[], T0), Some(T0));
+        let cancel = doc("c1", MsgType::Cancel, &[("a1", T0)], T0 + 60);
+        r.apply(2, "dtn://a/", &cancel, Some(T0));
+        // The cancel names no expires: it ends a day after it was sent, after a1's hour.
+        let day_later = T0 + 60 + 24 * 3600;
+        assert!(r.prune(day_later - 1).consumed.is_empty());
+        let mut consumed = r.prune(day_later).consumed;
+        consumed.sort_unstable();
+        assert_eq!(consumed, [1, 2]);
+        // Once both ended, a copy of a1 is refused as ended, not listed.
+        let late = r.apply(
+            3,
+            "dtn://b/",
+            &doc("a1", MsgType::Alert, &[], T0),
+            Some(day_later),
+        );
+        assert_eq!(late.consumed, [3]);
         assert!(ids(&r).is_empty());
     }
 

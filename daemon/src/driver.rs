@@ -12,7 +12,7 @@
 //!   peer's transfer is acknowledged only once its bundle would survive a power cut. While a
 //!   flush runs, the turns go on and their batches wait for the next flush.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use proto::node::{
     BundleKey, BundleSummary, Counters, Input, LinkId, Node, Output, RefuseReason, RegisterError,
-    Report, RxId, StoreOp, Submit, SubmitError, TxOutcome, TxToken,
+    Report, Rewrite, RxId, StoreOp, Submit, SubmitError, TxOutcome, TxToken,
 };
 use proto::wire::{Bundle, BundleFlags, Eid};
 use serde::Serialize;
@@ -192,6 +192,11 @@ struct LinkInfo {
     peer: Option<Eid>,
     remote: SocketAddr,
     cla: &'static str,
+    /// Bytes of this link's transmissions handed to its task and not yet ended.
+    sending: usize,
+    /// Transmissions the node started that wait for [`MAX_SENDING_BYTES`] to allow them; their
+    /// bytes are read from the store only then.
+    deferred: VecDeque<(TxToken, BundleKey, Rewrite)>,
 }
 
 /// The channels other tasks use to reach the driver.
@@ -217,6 +222,8 @@ pub struct Driver {
     commands: mpsc::Receiver<Command>,
     link_events: mpsc::UnboundedReceiver<LinkEvent>,
     links: BTreeMap<LinkId, LinkInfo>,
+    /// The link and size of every transmission handed to a link task.
+    sending: BTreeMap<TxToken, (LinkId, usize)>,
     deliveries: broadcast::Sender<DeliveryNotice>,
     /// This turn's store ops and deliveries, committed at the end of the turn.
     batch: WriteBatch,
@@ -261,6 +268,7 @@ impl Driver {
             commands,
             link_events,
             links: BTreeMap::new(),
+            sending: BTreeMap::new(),
             deliveries,
             batch: WriteBatch::default(),
             batch_keys: Vec::new(),
@@ -339,16 +347,27 @@ impl Driver {
                         peer: peer.clone(),
                         remote,
                         cla,
+                        sending: 0,
+                        deferred: VecDeque::new(),
                     },
                 );
                 Input::LinkUp { link, peer }
             }
             LinkEvent::Received { link, rx, bytes } => Input::Received { link, rx, bytes },
-            LinkEvent::Transmitted { token, outcome } => Input::Transmitted { token, outcome },
+            LinkEvent::Transmitted { token, outcome } => {
+                let link = self.sent(token);
+                self.node.handle(now, Input::Transmitted { token, outcome });
+                if let Some(link) = link {
+                    self.send_deferred(link);
+                }
+                return;
+            }
             LinkEvent::Down { link, reason } => {
                 if let Some(info) = self.links.remove(&link) {
                     info!(%link, peer = ?info.peer.map(|p| p.to_string()), reason, "link down");
                 }
+                // The node fails every transmission in flight on the link, deferred ones too.
+                self.sending.retain(|_, (l, _)| *l != link);
                 Input::LinkDown { link }
             }
         };
@@ -433,23 +452,13 @@ impl Driver {
                     key,
                     rewrite,
                 } => {
-                    let outcome = self.transmit(link, token, key, &rewrite);
-                    if let Err(why) = outcome {
-                        debug!(%link, %key, why, "transmission not started");
-                        let now = self.clock.now();
-                        if why == LINK_ENDED && self.links.remove(&link).is_some() {
-                            // The task is gone; its LinkDown may still be queued. Tell the
-                            // node now so it stops choosing this link.
-                            self.node.handle(now, Input::LinkDown { link });
-                        }
-                        self.node.handle(
-                            now,
-                            Input::Transmitted {
-                                token,
-                                outcome: TxOutcome::Failed,
-                            },
-                        );
+                    if let Some(info) = self.links.get_mut(&link)
+                        && (!info.deferred.is_empty() || info.sending >= MAX_SENDING_BYTES)
+                    {
+                        info.deferred.push_back((token, key, rewrite));
+                        continue;
                     }
+                    self.start_transmission(link, token, key, &rewrite);
                 }
                 Output::Accept { link, rx } => self.send_to_link(link, LinkCommand::Accept { rx }),
                 Output::Refuse { link, rx, reason } => {
@@ -535,16 +544,67 @@ impl Driver {
         }
     }
 
+    /// Reads, rewrites and hands a bundle to its link task; tells the node at once if that fails.
+    fn start_transmission(
+        &mut self,
+        link: LinkId,
+        token: TxToken,
+        key: BundleKey,
+        rewrite: &Rewrite,
+    ) {
+        let outcome = self.transmit(link, token, key, rewrite);
+        if let Err(why) = outcome {
+            debug!(%link, %key, why, "transmission not started");
+            let now = self.clock.now();
+            if why == LINK_ENDED && self.links.remove(&link).is_some() {
+                // The task is gone; its LinkDown may still be queued. Tell the
+                // node now so it stops choosing this link.
+                self.sending.retain(|_, (l, _)| *l != link);
+                self.node.handle(now, Input::LinkDown { link });
+            }
+            self.node.handle(
+                now,
+                Input::Transmitted {
+                    token,
+                    outcome: TxOutcome::Failed,
+                },
+            );
+        }
+    }
+
+    /// A transmission ended: its bytes no longer count against its link. Returns the link.
+    fn sent(&mut self, token: TxToken) -> Option<LinkId> {
+        let (link, len) = self.sending.remove(&token)?;
+        if let Some(info) = self.links.get_mut(&link) {
+            info.sending = info.sending.saturating_sub(len);
+        }
+        Some(link)
+    }
+
+    /// Starts deferred transmissions of `link` while its bytes in flight allow.
+    fn send_deferred(&mut self, link: LinkId) {
+        loop {
+            let next = match self.links.get_mut(&link) {
+                Some(info) if info.sending < MAX_SENDING_BYTES => info.deferred.pop_front(),
+                _ => None,
+            };
+            let Some((token, key, rewrite)) = next else {
+                return;
+            };
+            self.start_transmission(link, token, key, &rewrite);
+        }
+    }
+
     fn transmit(
         &mut self,
         link: LinkId,
         token: TxToken,
         key: BundleKey,
-        rewrite: &proto::node::Rewrite,
+        rewrite: &Rewrite,
     ) -> Result<(), &'static str> {
-        let Some(info) = self.links.get(&link) else {
+        if !self.links.contains_key(&link) {
             return Err("link is gone");
-        };
+        }
         let bytes = match self.store.bundle_in(&self.batch, key) {
             Ok(Some(b)) => b,
             Ok(None) => return Err("bundle not in store"),
@@ -553,9 +613,14 @@ impl Driver {
         let mut bundle = Bundle::decode(bytes).map_err(|_| "stored bundle does not decode")?;
         rewrite.apply(&mut bundle);
         let bytes = Bytes::from(bundle.encode());
+        let len = bytes.len();
+        let info = self.links.get_mut(&link).ok_or("link is gone")?;
         info.commands
             .send(LinkCommand::Send { token, bytes })
-            .map_err(|_| LINK_ENDED)
+            .map_err(|_| LINK_ENDED)?;
+        info.sending += len;
+        self.sending.insert(token, (link, len));
+        Ok(())
     }
 
     fn send_to_link(&mut self, link: LinkId, cmd: LinkCommand) {
@@ -599,6 +664,11 @@ impl Driver {
 }
 
 const LINK_ENDED: &str = "link task has ended";
+
+/// Most bytes of bundles a link task holds for sending at once (at least one bundle goes
+/// whatever its size). The node's window counts bundles; this bounds their bytes, so a window of
+/// large bundles is read from the store as the link drains rather than all at once.
+const MAX_SENDING_BYTES: usize = 16 << 20;
 
 /// Most link events (and, separately, API commands) taken into one turn besides the one that
 /// woke the driver: enough to batch a window of acks, few enough to keep a turn short.

@@ -59,8 +59,8 @@ use serde::Serialize;
 mod files;
 mod mailbox;
 
-use files::{FileRef, Files};
 pub use files::FILE_MIN;
+use files::{FileRef, Files};
 pub use mailbox::MailboxRecord;
 
 /// The layout version this build reads and writes. Bump it whenever the layout above changes,
@@ -300,7 +300,10 @@ impl SledStore {
                 source,
             })?;
         if removed > 0 {
-            tracing::info!(removed, "deleted files no record refers to (left by a crash)");
+            tracing::info!(
+                removed,
+                "deleted files no record refers to (left by a crash)"
+            );
         }
         Ok(())
     }

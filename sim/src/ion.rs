@@ -125,7 +125,10 @@ fn contact(line: usize, f: &[&str]) -> Result<IonContact, TraceError> {
         }
     }
     let (start, end) = window(line, "a contact", start, end)?;
-    let rate_value = rate.parse::<f64>().ok().filter(|r| r.is_finite() && *r > 0.0);
+    let rate_value = rate
+        .parse::<f64>()
+        .ok()
+        .filter(|r| r.is_finite() && *r > 0.0);
     let Some(rate) = rate_value else {
         return Err(err(format!(
             "a contact: rate '{rate}' is not a number of bytes per second greater than zero"

@@ -24,6 +24,7 @@ pub mod plot;
 pub mod queue;
 pub mod rng;
 pub mod scenario;
+pub mod sweep;
 pub mod trace;
 pub mod units;
 pub mod workload;

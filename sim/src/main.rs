@@ -37,6 +37,25 @@ enum Command {
         #[command(flatten)]
         output: Output,
     },
+    /// Run a scenario over a grid of parameters, several seeds each, in parallel; print the
+    /// mean and 95 % confidence interval of every metric.
+    Sweep {
+        /// The scenario (TOML; see sim/README.md).
+        scenario: PathBuf,
+        /// KEY=V1,V2,...: a key of the scenario (dotted path such as link.rate or
+        /// group[0].count, or the shorthands router and nodes) and its values. Repeat for a grid.
+        #[arg(long = "set", value_name = "KEY=VALUES")]
+        set: Vec<String>,
+        /// Runs per grid point (seeds: the scenario's seed, +1, ...).
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// Parallel runs (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Write sweep.json, sweep.csv (estimates) and runs.csv (every run) here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Run a ONE connectivity trace (and message events), for comparison with The ONE.
     Trace {
         /// Connectivity trace: `<time> CONN <a> <b> up|down` lines.
@@ -90,6 +109,13 @@ fn main() -> ExitCode {
 fn real_main() -> Result<()> {
     let cli = Cli::parse();
     let (plan, replay, output) = match cli.command {
+        Command::Sweep {
+            scenario,
+            set,
+            runs,
+            jobs,
+            out,
+        } => return sweep(&scenario, &set, runs, jobs, out.as_deref()),
         Command::Run {
             scenario,
             seed,
@@ -135,6 +161,68 @@ fn real_main() -> Result<()> {
         }
     };
     run(plan, &replay, &output)
+}
+
+/// `tern-sim sweep`: every grid point's plan is built (and checked) before any run starts, so a
+/// bad `--set` fails at once, naming its key.
+fn sweep(
+    scenario: &Path,
+    set: &[String],
+    runs: usize,
+    jobs: Option<usize>,
+    out: Option<&Path>,
+) -> Result<()> {
+    use tern_sim::sweep::{self as sw, Param};
+    if runs == 0 {
+        anyhow::bail!("--runs must be at least 1");
+    }
+    let text = std::fs::read_to_string(scenario)
+        .with_context(|| format!("cannot read {}", scenario.display()))?;
+    let params = set
+        .iter()
+        .map(|s| s.parse::<Param>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let points = sw::grid(&params);
+    let plans = points
+        .iter()
+        .map(|p| sw::plan_at(&text, scenario, p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let name = plans.first().map_or_else(String::new, |p| p.name.clone());
+    let seed = plans.first().map_or(1, |p| p.seed);
+    eprintln!(
+        "tern-sim: sweep of '{name}': {} grid points × {runs} runs (seeds {seed}..={}) on {jobs} threads",
+        plans.len(),
+        seed + runs as u64 - 1
+    );
+    let bar = indicatif::ProgressBar::new((plans.len() * runs) as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {elapsed} elapsed, ETA {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let reports = sw::run_all(&plans, runs, jobs, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    let results: Vec<sw::PointResult> = points
+        .iter()
+        .zip(reports)
+        .map(|(p, r)| sw::PointResult::new(p, r))
+        .collect();
+    println!("mean ± 95 % confidence interval (Student t) over {runs} runs per point");
+    print!("{}", sw::table(&results));
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let files = [
+            ("sweep.json", sw::json(&name, runs, &results)),
+            ("sweep.csv", sw::summary_csv(&results)),
+            ("runs.csv", sw::runs_csv(&results)),
+        ];
+        for (file, body) in files {
+            let path = dir.join(file);
+            std::fs::write(&path, body).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        eprintln!("tern-sim: wrote sweep.json, sweep.csv and runs.csv to {}", dir.display());
+    }
+    Ok(())
 }
 
 /// A `--rate` value (clap needs one type per argument; `Option<f64>` would read as optional).
@@ -216,10 +304,19 @@ fn simulate(plan: Plan, output: &Output) -> Result<Report> {
     let started = Instant::now();
     let report = world.run();
     let secs = started.elapsed().as_secs_f64();
+    let rss = peak_rss_mb().map_or(String::new(), |mb| format!(", peak RSS {mb:.0} MB"));
     eprintln!(
-        "tern-sim: {} events in {secs:.2} s of wall time ({:.0} events/s)",
+        "tern-sim: {} events in {secs:.2} s of wall time ({:.0} events/s){rss}",
         report.run.events,
         report.run.events as f64 / secs.max(1e-9)
     );
     Ok(report)
+}
+
+/// The process's peak resident set size in MB (Linux's `VmHWM`), for the line on stderr.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }

@@ -198,7 +198,12 @@ impl Metrics {
                 latency_p95: al.p95,
             },
             crashes: self.crashes,
-            occupancy_peak_bytes: self.samples.iter().map(|s| s.stored_bytes).max().unwrap_or(0),
+            occupancy_peak_bytes: self
+                .samples
+                .iter()
+                .map(|s| s.stored_bytes)
+                .max()
+                .unwrap_or(0),
             occupancy_avg_bytes: Summary::of(&bytes).avg,
             samples: self.samples.clone(),
             latencies,
@@ -619,7 +624,10 @@ mod tests {
         assert_eq!(r.classes[1].created, 0);
         let table = r.table();
         assert!(table.contains("emergency_delivery_prob  0.5000"), "{table}");
-        assert!(!table.contains("high_created"), "classes without messages stay out");
+        assert!(
+            !table.contains("high_created"),
+            "classes without messages stay out"
+        );
         assert!(r.csv().contains("high_created"), "CSV keeps every column");
     }
 

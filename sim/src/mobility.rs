@@ -606,7 +606,12 @@ mod tests {
     fn the_grid_finds_the_same_pairs_as_checking_every_pair() {
         let mut rng = rng::named(4, "grid");
         let points: Vec<Point> = (0..300)
-            .map(|_| (rng::uniform(&mut rng, 0.0, 200.0), rng::uniform(&mut rng, 0.0, 200.0)))
+            .map(|_| {
+                (
+                    rng::uniform(&mut rng, 0.0, 200.0),
+                    rng::uniform(&mut rng, 0.0, 200.0),
+                )
+            })
             .collect();
         for torus in [None, Some(square(200.0))] {
             let mut plan = stationary(&points, 12.0);

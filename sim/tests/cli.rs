@@ -45,10 +45,16 @@ fn run_prints_the_seed_and_a_table_and_writes_json_and_csv() {
     assert_eq!(csv.lines().count(), 2);
     let samples = std::fs::read_to_string(dir.path().join("samples.csv")).unwrap();
     assert!(samples.starts_with("time,stored_bundles,stored_bytes"));
-    assert_eq!(samples.lines().count(), v["samples"].as_array().unwrap().len() + 1);
+    assert_eq!(
+        samples.lines().count(),
+        v["samples"].as_array().unwrap().len() + 1
+    );
     for plot in ["delivery.svg", "latency_cdf.svg", "occupancy.svg"] {
         let svg = std::fs::read_to_string(dir.path().join(plot)).unwrap();
-        assert!(svg.starts_with("<svg") && svg.contains("partition"), "{plot}");
+        assert!(
+            svg.starts_with("<svg") && svg.contains("partition"),
+            "{plot}"
+        );
     }
 }
 
@@ -96,4 +102,45 @@ fn trace_refuses_an_unknown_router() {
     ]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("unknown router 'teleport'"));
+}
+
+#[test]
+fn sweep_runs_the_grid_and_writes_estimates() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = scenarios().join("partition.toml");
+    let out = tern_sim(&[
+        "sweep",
+        scenario.to_str().unwrap(),
+        "--set",
+        "router=epidemic,direct",
+        "--set",
+        "duration=1800",
+        "--runs",
+        "3",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("duration=1800 router=epidemic"), "{stdout}");
+    assert!(stdout.contains("delivery_prob"), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("sweep.json")).unwrap())
+            .unwrap();
+    let points = json["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    assert_eq!(points[1]["params"]["router"], "direct");
+    assert_eq!(points[0]["metrics"]["created"]["n"], 3);
+    let runs = std::fs::read_to_string(dir.path().join("runs.csv")).unwrap();
+    assert_eq!(runs.lines().count(), 1 + 2 * 3);
+}
+
+#[test]
+fn sweep_names_a_bad_key() {
+    let scenario = scenarios().join("partition.toml");
+    let out = tern_sim(&["sweep", scenario.to_str().unwrap(), "--set", "link.colour=red"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("--set link.colour=red:"), "{stderr}");
+    assert!(stderr.contains("unknown field `colour`"), "{stderr}");
 }

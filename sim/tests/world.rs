@@ -358,7 +358,12 @@ fn occupancy_is_sampled_until_the_end() {
     contact(&mut plan, 0, 1, 40.0, 41.0);
     let r = run(plan);
     let times: Vec<f64> = r.samples.iter().map(|s| s.time).collect();
-    assert_eq!(times, [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0]);
+    assert_eq!(
+        times,
+        [
+            0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0
+        ]
+    );
     assert_eq!(r.samples[0].stored_bundles, 0);
     // One copy at the source from t = 5; at t = 40 it is handed over and released.
     let bytes = r.samples[1].stored_bytes;
@@ -380,5 +385,9 @@ fn random_crashes_come_at_their_rate_and_restart_after_the_downtime() {
     let r = run(plan);
     // Each host is up ~1000/1100 of the time and fails at 1/1000 s while up: about
     // 10 × 100,000 / 1,100 = 909 crashes, Poisson-like; 4 standard errors is ±121.
-    assert!((r.crashes as f64 - 909.0).abs() < 121.0, "{} crashes", r.crashes);
+    assert!(
+        (r.crashes as f64 - 909.0).abs() < 121.0,
+        "{} crashes",
+        r.crashes
+    );
 }

@@ -187,9 +187,15 @@ mod tests {
         assert_eq!(round_trip(&mut stream).unwrap(), b"ping");
 
         proxy.set_up(false);
-        assert!(round_trip(&mut stream).is_err(), "a cut link carries nothing");
+        assert!(
+            round_trip(&mut stream).is_err(),
+            "a cut link carries nothing"
+        );
         let mut refused = TcpStream::connect(proxy.addr()).unwrap();
-        assert!(round_trip(&mut refused).is_err(), "a down link refuses new sessions");
+        assert!(
+            round_trip(&mut refused).is_err(),
+            "a down link refuses new sessions"
+        );
 
         proxy.set_up(true);
         let mut again = TcpStream::connect(proxy.addr()).unwrap();

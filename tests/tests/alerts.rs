@@ -1,13 +1,18 @@
 //! Early-warning alerts (CAP 1.2) across real `tern node` processes on loopback: a chain
 //! A – B – C, where A only reaches C through B. An alert sent on A is listed on every node; an
 //! Update replaces it and a Cancel retires it everywhere; an invalid document is refused with
-//! the element at fault named, by the API and by `tern alert send`.
+//! the element at fault named, by the API and by `tern alert send`. The list survives a
+//! restart, and the WebSocket and `tern alert list --follow` report each change.
 
 // A panic is how a test fails; helpers outside `#[test]` functions unwrap too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt;
 
 use proto::cap::CapTime;
 use serde_json::Value;
@@ -262,4 +267,156 @@ fn invalid_alert_is_refused_with_the_element_named() {
         "error: FILE: alert/info[1]/urgency (line 12): 'Soon' is not one of Immediate, Expected, Future, Past, Unknown"
     );
     assert!(alerts(&node).is_empty());
+}
+
+#[test]
+fn alerts_and_their_retirements_survive_a_restart() {
+    let dir = TempDir::new().unwrap();
+    let mut node = TernNode::start("solo", &dir.path().join("solo"), NodeOptions::default());
+    let first_sent = cap_time(0);
+    let first = alert_xml("flood-1", &first_sent, "Alert", None, "Evacuate");
+    assert_eq!(post_alert(&node, &first).0, 201);
+    wait_for_list(&node, &["flood-1"]);
+    let first_id = format!("ops@example.org,flood-1,{first_sent}");
+    let update = alert_xml(
+        "flood-2",
+        &cap_time(1),
+        "Update",
+        Some(&first_id),
+        "Still rising",
+    );
+    assert_eq!(post_alert(&node, &update).0, 201);
+    wait_for_list(&node, &["flood-2"]);
+
+    node.stop();
+    node.restart();
+    wait_for_list(&node, &["flood-2"]);
+    assert_eq!(alerts(&node)[0]["infos"][0]["headline"], "Still rising");
+
+    // The replaced original stays retired: another copy of it is taken but not listed.
+    assert_eq!(post_alert(&node, &first).0, 201);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(identifiers(&node), ["flood-2"]);
+}
+
+/// Lines `tern alert list --follow --json` prints, as JSON, through a channel.
+fn follow(node: &TernNode) -> (std::process::Child, mpsc::Receiver<Value>) {
+    let mut child = tern()
+        .args([
+            "alert",
+            "list",
+            "--follow",
+            "--json",
+            "--api",
+            &node.api.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            let Ok(value) = serde_json::from_str::<Value>(&line) else {
+                return;
+            };
+            if tx.send(value).is_err() {
+                return;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// The next `count` follow events as `(event, identifier)`, sorted (one poll may report an
+/// addition and a removal in either order).
+fn next_follow(rx: &mpsc::Receiver<Value>, count: usize) -> Vec<(String, String)> {
+    let mut got: Vec<(String, String)> = (0..count)
+        .map(|_| {
+            let v = rx
+                .recv_timeout(SPREAD)
+                .expect("no line from tern alert list --follow");
+            let kind = v["event"].as_str().unwrap().to_owned();
+            (kind, v["alert"]["identifier"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    got.sort();
+    got
+}
+
+fn pair(event: &str, identifier: &str) -> (String, String) {
+    (event.to_owned(), identifier.to_owned())
+}
+
+#[test]
+fn websocket_and_follow_report_each_change() {
+    let dir = TempDir::new().unwrap();
+    let b = TernNode::start("b", &dir.path().join("b"), NodeOptions::default());
+    let a = TernNode::start("a", &dir.path().join("a"), NodeOptions::peer_of(&b));
+    let (mut follower, lines) = follow(&b);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = format!("ws://{}/api/v1/alerts/ws", b.api);
+    let (mut socket, _) = runtime
+        .block_on(tokio_tungstenite::connect_async(url))
+        .unwrap();
+    let mut next_event = || -> (String, Value) {
+        let message = runtime
+            .block_on(async { tokio::time::timeout(SPREAD, socket.next()).await })
+            .expect("no WebSocket message in time")
+            .unwrap()
+            .unwrap();
+        let event: Value = serde_json::from_str(message.to_text().unwrap()).unwrap();
+        (
+            event["event"].as_str().unwrap().to_owned(),
+            event["alert"].clone(),
+        )
+    };
+
+    let first_sent = cap_time(0);
+    assert_eq!(
+        post_alert(&a, &alert_xml("flood-1", &first_sent, "Alert", None, "Go")).0,
+        201
+    );
+    let (kind, alert) = next_event();
+    assert_eq!(
+        (kind.as_str(), &alert["identifier"]),
+        ("added", &Value::from("flood-1"))
+    );
+    assert_eq!(alert["priority"], "emergency");
+    // `current` if the follower's first poll came after the alert (a slow start), else `added`.
+    let (kind, identifier) = next_follow(&lines, 1).remove(0);
+    assert!(kind == "added" || kind == "current", "{kind}");
+    assert_eq!(identifier, "flood-1");
+
+    let first_id = format!("ops@example.org,flood-1,{first_sent}");
+    let update = alert_xml("flood-2", &cap_time(1), "Update", Some(&first_id), "Go now");
+    assert_eq!(post_alert(&a, &update).0, 201);
+    let (kind, alert) = next_event();
+    assert_eq!(
+        (kind.as_str(), &alert["identifier"]),
+        ("updated", &Value::from("flood-2"))
+    );
+    assert_eq!(alert["references"][0], first_id.as_str());
+    assert_eq!(
+        next_follow(&lines, 2),
+        [pair("added", "flood-2"), pair("removed", "flood-1")]
+    );
+
+    let update_id = alert["id"].as_str().unwrap().to_owned();
+    let cancel = alert_xml("flood-3", &cap_time(2), "Cancel", Some(&update_id), "");
+    assert_eq!(post_alert(&a, &cancel).0, 201);
+    let (kind, alert) = next_event();
+    assert_eq!(
+        (kind.as_str(), &alert["identifier"]),
+        ("cancelled", &Value::from("flood-2"))
+    );
+    assert_eq!(next_follow(&lines, 1), [pair("removed", "flood-2")]);
+
+    let _ = follower.kill();
+    let _ = follower.wait();
 }

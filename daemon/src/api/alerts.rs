@@ -13,8 +13,9 @@ use axum::extract::{State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::Bytes;
-use proto::cap::ParseLimits;
+use proto::cap::{Alert, MsgType, ParseLimits};
 use proto::node::Submit;
+use proto::wire::DtnTime;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -60,6 +61,7 @@ pub(super) async fn submit(
             "alert/info/expires: the alert has already ended ({when}); nothing to send"
         )));
     };
+    let lifetime_ms = lifetime_ms.max(retiring_lifetime_ms(&alert, &state.alerts.list(), now));
     let priority = alert.priority();
     let mut submit = Submit::new(alerts_endpoint(), bytes);
     submit.lifetime_ms = lifetime_ms;
@@ -77,6 +79,22 @@ pub(super) async fn submit(
     };
     tracing::info!(id = %answer.id, %priority, lifetime_ms, "alert submitted over the API");
     Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// How long an Update or Cancel must live to outlast the alerts it retires that this node
+/// knows (0 if none): a node that receives a copy of the original later still needs the
+/// message that retires it.
+fn retiring_lifetime_ms(alert: &Alert, known: &[AlertJson], now: DtnTime) -> u64 {
+    if !matches!(alert.msg_type, MsgType::Update | MsgType::Cancel) {
+        return 0;
+    }
+    known
+        .iter()
+        .filter(|k| alert.references.iter().any(|r| r.to_string() == k.id))
+        .filter_map(|k| proto::cap::parse(k.xml.as_bytes()).ok())
+        .filter_map(|old| old.lifetime_ms(now))
+        .max()
+        .unwrap_or(0)
 }
 
 /// `GET /api/v1/alerts`: the alerts in force, oldest first.
@@ -145,4 +163,58 @@ async fn send_current(socket: &mut WebSocket, state: &ApiState) -> Result<(), ax
 async fn send_event(socket: &mut WebSocket, event: &AlertEvent) -> Result<(), axum::Error> {
     let text = serde_json::to_string(event).unwrap_or_default();
     socket.send(Message::Text(text.into())).await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test fails
+mod tests {
+    use proto::cap::{AlertBuilder, AlertId, CapTime, Category, Severity, Urgency};
+
+    use super::*;
+    use crate::alerts::AlertRegistry;
+
+    const T0: i64 = 1_790_000_000;
+
+    fn flood(identifier: &str, msg_type: MsgType, hours: i64) -> Alert {
+        let sent = CapTime::new(T0, 0).unwrap();
+        let mut b = AlertBuilder::new("ops", identifier, sent).msg_type(msg_type);
+        if msg_type == MsgType::Cancel {
+            b = b.reference(AlertId {
+                sender: "ops".into(),
+                identifier: "a1".into(),
+                sent,
+            });
+        } else {
+            b = b
+                .event(Category::Met, "Flood")
+                .urgency(Urgency::Immediate)
+                .severity(Severity::Extreme)
+                .expires(CapTime::new(T0 + hours * 3600, 0).unwrap());
+        }
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn cancel_lives_as_long_as_the_alert_it_retires() {
+        let mut registry = AlertRegistry::new();
+        let original = proto::cap::write(&flood("a1", MsgType::Alert, 72));
+        registry.apply(1, "dtn://a/", original.as_bytes(), Some(T0));
+        let cancel = flood("c1", MsgType::Cancel, 0);
+        let now = CapTime::new(T0, 0).unwrap().to_dtn().unwrap();
+        assert_eq!(cancel.lifetime_ms(now), Some(24 * 3_600_000));
+        assert_eq!(
+            retiring_lifetime_ms(&cancel, &registry.list(), now),
+            72 * 3_600_000
+        );
+    }
+
+    #[test]
+    fn a_new_alert_needs_no_extra_lifetime() {
+        let mut registry = AlertRegistry::new();
+        let original = proto::cap::write(&flood("a1", MsgType::Alert, 72));
+        registry.apply(1, "dtn://a/", original.as_bytes(), Some(T0));
+        let other = flood("a2", MsgType::Alert, 1);
+        let now = CapTime::new(T0, 0).unwrap().to_dtn().unwrap();
+        assert_eq!(retiring_lifetime_ms(&other, &registry.list(), now), 0);
+    }
 }

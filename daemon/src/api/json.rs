@@ -473,7 +473,10 @@ mod tests {
         };
         let err = req.to_submit(None).unwrap_err();
         assert_eq!(err.field, "priority");
-        assert!(err.to_string().contains("emergency, high, normal or bulk"), "{err}");
+        assert!(
+            err.to_string().contains("emergency, high, normal or bulk"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub struct AlertSendArgs {
     /// The sender (no spaces or commas) [default: the node ID].
     #[arg(long, value_name = "ID")]
     pub sender: Option<String>,
-    /// The message identifier, unique for the sender [default: tern-<milliseconds>].
+    /// The message identifier, unique for the sender [default: tern-MILLISECONDS].
     #[arg(long, value_name = "ID")]
     pub identifier: Option<String>,
     /// Status: actual, exercise, system, test, draft.

@@ -178,12 +178,15 @@ impl Files {
     pub(super) fn sync(&self) -> std::io::Result<Vec<u64>> {
         let doomed = std::mem::take(&mut *lock(&self.doomed));
         let unsynced = std::mem::take(&mut *lock(&self.unsynced));
-        let synced = unsynced.iter().try_for_each(File::sync_data).and_then(|()| {
-            if self.dir_dirty.swap(false, Ordering::Relaxed) {
-                File::open(&self.dir)?.sync_all()?;
-            }
-            Ok(())
-        });
+        let synced = unsynced
+            .iter()
+            .try_for_each(File::sync_data)
+            .and_then(|()| {
+                if self.dir_dirty.swap(false, Ordering::Relaxed) {
+                    File::open(&self.dir)?.sync_all()?;
+                }
+                Ok(())
+            });
         if let Err(e) = synced {
             // Nothing may be reported durable before these files are: keep them for the retry.
             lock(&self.unsynced).extend(unsynced);
@@ -203,10 +206,10 @@ impl Files {
     pub(super) fn reap(&self, doomed: Vec<u64>) {
         for file in doomed {
             let path = self.path(file);
-            if let Err(error) = std::fs::remove_file(&path) {
-                if error.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(path = %path.display(), %error, "cannot delete a stored file; it is deleted on the next start");
-                }
+            if let Err(error) = std::fs::remove_file(&path)
+                && error.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %path.display(), %error, "cannot delete a stored file; it is deleted on the next start");
             }
         }
     }

@@ -183,10 +183,9 @@ impl SledStore {
                 offset,
                 len,
             } => {
-                let payload = self
-                    .files
-                    .read_range(file, offset, len)
-                    .map_err(|source| self.file_failed(file, "reading a delivered payload", source))?;
+                let payload = self.files.read_range(file, offset, len).map_err(|source| {
+                    self.file_failed(file, "reading a delivered payload", source)
+                })?;
                 Ok(MailboxRecord {
                     source,
                     destination,
@@ -201,8 +200,7 @@ impl SledStore {
     /// Counts the file references of every mailbox record (on open).
     pub(super) fn count_mailbox_file_refs(&self) -> Result<(), StoreError> {
         for entry in self.mailbox.iter() {
-            let (_, value) =
-                entry.map_err(self.failed(|| "reading the mailboxes".to_owned()))?;
+            let (_, value) = entry.map_err(self.failed(|| "reading the mailboxes".to_owned()))?;
             if let Some(file) = postcard::from_bytes::<StoredRecord>(&value)
                 .ok()
                 .and_then(|s| s.file())

@@ -236,7 +236,7 @@ fn unknown_format_version_is_refused_with_a_clear_error() {
     );
     let text = err.to_string();
     assert!(text.contains("format version 7"), "{text}");
-    assert!(text.contains("only version 1"), "{text}");
+    assert!(text.contains("only version 2"), "{text}");
 }
 
 #[test]
@@ -297,12 +297,17 @@ fn describe_key_names_records_for_logs() {
 fn apply_flushes_by_itself_once_the_backlog_bound_is_reached() {
     let dir = TempDir::new().unwrap();
     let store = open(&dir);
-    for key in 0..MAX_UNFLUSHED_OPS as u64 - 1 {
-        store.apply(&put(key, b"x")).unwrap();
+    // The bound counts record writes: a tombstone is one, a bundle two (bundle and metadata).
+    let tombstone = |n: u64| StoreOp::PutTombstone {
+        id: id(n),
+        until: DtnTime(9),
+    };
+    for n in 0..MAX_UNFLUSHED_OPS as u64 - 2 {
+        store.apply(&tombstone(n)).unwrap();
     }
     assert_eq!(
         store.backlog.ops.load(Ordering::Relaxed),
-        MAX_UNFLUSHED_OPS - 1
+        MAX_UNFLUSHED_OPS - 2
     );
     store.apply(&put(u64::MAX, b"x")).unwrap();
     assert_eq!(store.backlog.ops.load(Ordering::Relaxed), 0);
@@ -311,4 +316,234 @@ fn apply_flushes_by_itself_once_the_backlog_bound_is_reached() {
         .apply(&put(1 << 40, &vec![0; MAX_UNFLUSHED_BYTES]))
         .unwrap();
     assert_eq!(store.backlog.bytes.load(Ordering::Relaxed), 0);
+}
+
+/// The files in the store's file directory.
+fn files_in(dir: &TempDir) -> usize {
+    std::fs::read_dir(dir.path().join(FILES_DIR))
+        .unwrap()
+        .count()
+}
+
+fn big(seed: u8) -> Vec<u8> {
+    (0..FILE_MIN + 1000).map(|i| (i as u8) ^ seed).collect()
+}
+
+#[test]
+fn large_bundle_is_a_file_and_comes_back_after_reopen() {
+    let dir = TempDir::new().unwrap();
+    {
+        let store = open(&dir);
+        store.apply(&put(3, &big(1))).unwrap();
+        store.flush().unwrap();
+        assert_eq!(files_in(&dir), 1);
+        assert!(store.scan(BUNDLE).unwrap().is_empty());
+        assert_eq!(
+            store.bundle(BundleKey(3)).unwrap().as_deref(),
+            Some(&big(1)[..])
+        );
+    }
+    let store = open(&dir);
+    let (bundles, _, _) = normal(store.restored().unwrap());
+    assert_eq!(bundles.len(), 1);
+    assert_eq!((bundles[0].0, &bundles[0].1), (3, &big(1)));
+    let stats = store.stats().unwrap();
+    assert_eq!(
+        (stats.bundles, stats.bundle_bytes),
+        (1, big(1).len() as u64)
+    );
+}
+
+#[test]
+fn deleted_bundle_file_is_removed_only_by_the_next_flush() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir);
+    store.apply(&put(3, &big(1))).unwrap();
+    store.flush().unwrap();
+    store
+        .apply(&StoreOp::DeleteBundle { key: BundleKey(3) })
+        .unwrap();
+    assert_eq!(files_in(&dir), 1, "removal not durable yet: file kept");
+    assert_eq!(store.bundle(BundleKey(3)).unwrap(), None);
+    store.flush().unwrap();
+    assert_eq!(files_in(&dir), 0);
+}
+
+#[test]
+fn delivered_payload_stays_in_the_bundle_file_after_the_bundle_is_deleted() {
+    let dir = TempDir::new().unwrap();
+    let app = eid("ipn:1.1");
+    let bytes = Bytes::from(big(2));
+    let record = MailboxRecord {
+        source: eid("ipn:9.1"),
+        destination: app.clone(),
+        creation: CreationTimestamp {
+            time: DtnTime(1),
+            sequence: 2,
+        },
+        payload: bytes.slice(100..bytes.len() - 5),
+        admin_record: false,
+    };
+    let seq = {
+        let store = open(&dir);
+        store.apply(&put(3, &bytes)).unwrap();
+        let mut batch = WriteBatch::default();
+        let seq = store
+            .stage_delivery(&mut batch, &app, BundleKey(3), &bytes, &record)
+            .unwrap();
+        store
+            .stage(&mut batch, &StoreOp::DeleteBundle { key: BundleKey(3) })
+            .unwrap();
+        store.commit(batch).unwrap();
+        store.flush().unwrap();
+        assert_eq!(files_in(&dir), 1, "the mailbox record still refers to it");
+        seq
+    };
+    let store = open(&dir);
+    assert_eq!(files_in(&dir), 1);
+    let got = store.mailbox_peek(&app, None, 10).unwrap();
+    assert_eq!(got, vec![(seq, record)]);
+    assert!(store.mailbox_remove(&app, seq).unwrap());
+    store.flush().unwrap();
+    assert_eq!(files_in(&dir), 0);
+}
+
+#[test]
+fn file_of_a_bundle_delivered_twice_goes_with_its_last_reference() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir);
+    let bytes = Bytes::from(big(3));
+    let (one, two) = (eid("ipn:1.1"), eid("ipn:1.2"));
+    let record = |to: &Eid| MailboxRecord {
+        source: eid("ipn:9.1"),
+        destination: to.clone(),
+        creation: CreationTimestamp::default(),
+        payload: bytes.slice(10..20),
+        admin_record: false,
+    };
+    store.apply(&put(3, &bytes)).unwrap();
+    let file = store.files.file_of(BundleKey(3)).unwrap().file;
+    let mut batch = WriteBatch::default();
+    let s1 = store
+        .stage_delivery(&mut batch, &one, BundleKey(3), &bytes, &record(&one))
+        .unwrap();
+    let s2 = store
+        .stage_delivery(&mut batch, &two, BundleKey(3), &bytes, &record(&two))
+        .unwrap();
+    store.commit(batch).unwrap();
+    assert_eq!(store.files.refs(file), 3);
+    store
+        .apply(&StoreOp::DeleteBundle { key: BundleKey(3) })
+        .unwrap();
+    store.mailbox_remove(&one, s1).unwrap();
+    store.flush().unwrap();
+    assert_eq!(files_in(&dir), 1);
+    store.mailbox_remove(&two, s2).unwrap();
+    store.flush().unwrap();
+    assert_eq!(files_in(&dir), 0);
+}
+
+#[test]
+fn files_no_record_refers_to_are_deleted_on_open() {
+    let dir = TempDir::new().unwrap();
+    {
+        let store = open(&dir);
+        store.apply(&put(3, &big(1))).unwrap();
+        store.flush().unwrap();
+        std::fs::write(
+            dir.path().join(FILES_DIR).join("00000000deadbeef"),
+            b"stray",
+        )
+        .unwrap();
+        assert_eq!(files_in(&dir), 2);
+    }
+    let store = open(&dir);
+    assert_eq!(files_in(&dir), 1);
+    assert!(store.bundle(BundleKey(3)).unwrap().is_some());
+}
+
+#[test]
+fn bundle_whose_file_is_incomplete_is_dropped_on_recovery() {
+    let dir = TempDir::new().unwrap();
+    {
+        let store = open(&dir);
+        store.apply(&put(3, &big(1))).unwrap();
+        store.apply(&put(4, b"small")).unwrap();
+        store.flush().unwrap();
+        let file = store.files.file_of(BundleKey(3)).unwrap().file;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(store.files.path(file))
+            .unwrap();
+        f.set_len(100).unwrap();
+    }
+    let store = open(&dir);
+    let (bundles, _, _) = normal(store.restored().unwrap());
+    assert_eq!(bundles.len(), 1);
+    assert_eq!(bundles[0].0, 4);
+    assert_eq!(
+        store.stats().unwrap().bundles,
+        1,
+        "its records are gone too"
+    );
+}
+
+#[test]
+fn staged_ops_are_read_back_before_the_commit() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir);
+    let mut batch = WriteBatch::default();
+    store.stage(&mut batch, &put(5, b"five")).unwrap();
+    assert_eq!(
+        store.bundle_in(&batch, BundleKey(5)).unwrap().as_deref(),
+        Some(&b"five"[..])
+    );
+    assert_eq!(store.bundle(BundleKey(5)).unwrap(), None, "not applied yet");
+    store.commit(batch).unwrap();
+    assert_eq!(
+        store.bundle(BundleKey(5)).unwrap().as_deref(),
+        Some(&b"five"[..])
+    );
+}
+
+#[test]
+fn metadata_of_a_bundle_deleted_earlier_in_the_batch_is_not_written() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir);
+    let mut batch = WriteBatch::default();
+    store.stage(&mut batch, &put(5, b"five")).unwrap();
+    store
+        .stage(&mut batch, &StoreOp::DeleteBundle { key: BundleKey(5) })
+        .unwrap();
+    store
+        .stage(
+            &mut batch,
+            &StoreOp::UpdateMeta {
+                key: BundleKey(5),
+                meta: meta("ipn:2.0", &[]),
+            },
+        )
+        .unwrap();
+    store.commit(batch).unwrap();
+    assert!(store.scan(META).unwrap().is_empty());
+    assert!(store.scan(BUNDLE).unwrap().is_empty());
+}
+
+#[test]
+fn router_state_comes_back_after_reopen() {
+    let dir = TempDir::new().unwrap();
+    {
+        let store = open(&dir);
+        store
+            .apply(&StoreOp::PutRouterState {
+                state: Bytes::from_static(b"p=0.5"),
+            })
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let store = open(&dir);
+    assert_eq!(
+        store.restored().unwrap().router_state.as_deref(),
+        Some(&b"p=0.5"[..])
+    );
 }

@@ -35,6 +35,7 @@ use tern_proto::node::store::MemStore;
 use tern_proto::node::{
     BundleKey, BundleSummary, Config, Input, Instant, LinkId, Node, Now, Output, RegisterError,
     Report, Restored, RxId, StoreOp, Submit, SubmitError, TxOutcome, TxToken,
+    control::{ControlLimits, ControlMessage},
 };
 use tern_proto::routing::RouterKind;
 use tern_proto::wire::fragment::ReassemblyLimits;
@@ -519,17 +520,32 @@ impl Harness {
         match op {
             Op::LinkUp { link, peer } => {
                 let link = Self::link(*link);
-                let peer = self.eids.peers[usize::from(*peer) % self.eids.peers.len()].clone();
+                // The high bit: the link carries control messages.
+                let control = *peer & 0x80 != 0;
+                let peer = self.eids.peers[usize::from(*peer & 0x7f) % self.eids.peers.len()].clone();
                 if self.links.contains_key(&link) {
                     // A driver reports the old session's end before the new one's start.
                     self.link_down(link);
                 }
                 self.links.insert(link, peer.clone());
-                self.handle(Input::LinkUp { link, peer });
+                if control {
+                    // As a driver should: ControlReady before draining LinkUp's outputs.
+                    let now = self.now();
+                    self.node.handle(now, Input::LinkUp { link, peer });
+                    self.handle(Input::ControlReady { link });
+                } else {
+                    self.handle(Input::LinkUp { link, peer });
+                }
             }
             Op::LinkDown { link } => self.link_down(Self::link(*link)),
-            Op::ReceiveRaw { link, bytes } => {
-                self.receive(Self::link(*link), Bytes::copy_from_slice(bytes));
+            Op::ReceiveRaw { link: a, bytes } => {
+                let (link, bytes) = (Self::link(*a), Bytes::copy_from_slice(bytes));
+                // The high bit: the bytes arrive as a control message, not a bundle.
+                if *a & 0x80 != 0 {
+                    self.handle(Input::Control { link, bytes });
+                } else {
+                    self.receive(link, bytes);
+                }
             }
             Op::ReceiveBundle { link, spec } => {
                 if let Some(bytes) = self.build(spec) {
@@ -858,10 +874,13 @@ impl Harness {
                     }
                 }
                 Output::Report(_) => {}
-                // No link here is declared control-capable: the node must stay silent on the
-                // control channel.
-                Output::Control { link, .. } => {
-                    panic!("control message on {link}, which never declared a control channel")
+                Output::Control { link, message } => {
+                    assert!(
+                        self.links.contains_key(&link),
+                        "control message on {link}, which is down"
+                    );
+                    let decoded = ControlMessage::decode(&message, &ControlLimits::default());
+                    assert!(decoded.is_ok(), "our control message does not decode: {decoded:?}");
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! carries ahead of everything else.
 //!
 //! What it is: a model of CAP 1.2 messages ([`Alert`] and its blocks), a checking parser for
-//! untrusted XML ([`parse`], [`parse_with`]), a canonical writer ([`write`]), a builder for the
+//! untrusted XML ([`parse`], [`parse_with`]), a canonical writer ([`write()`]), a builder for the
 //! common case ([`AlertBuilder`]) and what a node derives from an alert to carry it
 //! ([`Alert::priority`], [`Alert::lifetime_ms`], [`Alert::id`]).
 //!

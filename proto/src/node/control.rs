@@ -343,7 +343,10 @@ fn decode_bound(r: &mut Reader<'_>) -> Result<u64, ControlError> {
     Ok(bound)
 }
 
-fn decode_items(r: &mut Reader<'_>, limits: &ControlLimits) -> Result<Vec<ReconItem>, ControlError> {
+fn decode_items(
+    r: &mut Reader<'_>,
+    limits: &ControlLimits,
+) -> Result<Vec<ReconItem>, ControlError> {
     let offset = r.offset();
     let n = r.array_of("reconciliation items", 0..=u64::MAX)?;
     if n > limits.max_items as u64 {
@@ -617,12 +620,7 @@ mod tests {
 
     #[test]
     fn ids_outside_their_range_are_refused() {
-        let m = ControlMessage::Recon(vec![item(
-            1 << 40,
-            ReconBody::Want {
-                ids: vec![1 << 41],
-            },
-        )]);
+        let m = ControlMessage::Recon(vec![item(1 << 40, ReconBody::Want { ids: vec![1 << 41] })]);
         let err = ControlMessage::decode(&Bytes::from(m.encode()), &ControlLimits::default())
             .unwrap_err();
         assert!(matches!(
@@ -664,7 +662,12 @@ mod tests {
                     reply: true,
                 },
             ),
-            item(200, ReconBody::Want { ids: vec![150, 160] }),
+            item(
+                200,
+                ReconBody::Want {
+                    ids: vec![150, 160],
+                },
+            ),
         ]);
         let err = ControlMessage::decode(&Bytes::from(m.encode()), &limits).unwrap_err();
         assert!(matches!(
@@ -710,7 +713,10 @@ mod tests {
             0x18, 0x64,
         ]);
         let err = ControlMessage::decode(&bytes, &ControlLimits::default()).unwrap_err();
-        assert!(matches!(err, ControlError::BadEntry { offset: 4, .. }), "{err}");
+        assert!(
+            matches!(err, ControlError::BadEntry { offset: 4, .. }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -77,8 +77,7 @@ impl Node {
         let Some(peer) = link.peer.clone() else {
             return; // Without the peer's identity nothing can be judged safe to send.
         };
-        if link.in_flight.len() >= window
-            || link.control.as_ref().is_some_and(|c| c.holds_offers())
+        if link.in_flight.len() >= window || link.control.as_ref().is_some_and(|c| c.holds_offers())
         {
             return; // Full, or reconciling: offers wait for its result.
         }
@@ -111,7 +110,10 @@ impl Node {
             }
             cursor = entry.order().next();
             if !entry.durable
-                || link.control.as_ref().is_some_and(|c| !c.may_offer(entry.key))
+                || link
+                    .control
+                    .as_ref()
+                    .is_some_and(|c| !c.may_offer(entry.key))
                 || link.in_flight.contains(&entry.key)
                 || elsewhere.contains(&entry.key)
                 || link.refused.contains(&entry.key)

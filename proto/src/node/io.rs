@@ -56,8 +56,10 @@ pub enum Input {
     /// The time returned by `poll_timeout` has come (calling early or twice is harmless).
     Timeout,
     /// `link` can carry tern control messages to its peer (the peer advertised that it speaks
-    /// them): the node reconciles bundle sets over it and exchanges routing summaries. Send after
-    /// `LinkUp`; links without it use per-peer history only.
+    /// them): the node reconciles bundle sets over it and exchanges routing summaries. Send it
+    /// right after `LinkUp`, before draining outputs: offers `LinkUp` queued for the link are
+    /// taken back, and go out once reconciliation says what the peer lacks. Links without it
+    /// use per-peer history only.
     ControlReady {
         /// The link.
         link: LinkId,

@@ -45,10 +45,16 @@ pub enum ControlFailure {
     TimedOut,
 }
 
+/// Most router messages (PRoPHET summaries) taken from one peer per contact: one is what an
+/// honest peer sends; more would only make us redo work and rewrite the router's state.
+const MAX_ROUTER_MESSAGES: u32 = 4;
+
 /// The control state of one link.
 #[derive(Debug, Clone)]
 pub(super) struct ControlLink {
     phase: ReconPhase,
+    /// Router messages taken on this link so far.
+    router_messages: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -127,7 +133,10 @@ impl Node {
             deadline: self.now.mono.saturating_add(RECON_TIMEOUT),
         };
         if let Some(l) = self.links.get_mut(&link) {
-            l.control = Some(ControlLink { phase });
+            l.control = Some(ControlLink {
+                phase,
+                router_messages: 0,
+            });
         }
         self.retract_offers(link);
         // The router speaks first, so the peer knows our predictabilities before it decides
@@ -151,7 +160,10 @@ impl Node {
         for out in self.outputs.drain(..) {
             match out {
                 Output::Transmit {
-                    link: l, token, key, ..
+                    link: l,
+                    token,
+                    key,
+                    ..
                 } if l == link => retracted.push((token, key)),
                 other => kept.push_back(other),
             }
@@ -187,7 +199,17 @@ impl Node {
         match message {
             ControlMessage::Recon(items) => self.reconcile(link, &items),
             other => {
-                let Some(peer) = self.links.get(&link).and_then(|l| l.peer.clone()) else {
+                let Some(l) = self.links.get_mut(&link) else {
+                    return;
+                };
+                let Some(control) = l.control.as_mut() else {
+                    return;
+                };
+                if control.router_messages >= MAX_ROUTER_MESSAGES {
+                    return;
+                }
+                control.router_messages += 1;
+                let Some(peer) = l.peer.clone() else {
                     return;
                 };
                 self.router.set_now(self.now);
@@ -272,8 +294,10 @@ impl Node {
             return;
         };
         let was_running = l.control.as_ref().is_some_and(ControlLink::holds_offers);
+        let router_messages = l.control.as_ref().map_or(0, |c| c.router_messages);
         l.control = Some(ControlLink {
             phase: ReconPhase::History,
+            router_messages,
         });
         if was_running {
             l.cursor = super::table::OrderKey::FIRST;

@@ -171,10 +171,13 @@ impl Prophet {
         }
         let aged_ms = r.uint().ok()?;
         let mut table = BTreeMap::new();
-        for _ in 0..r.array_of("predictabilities", 0..=MAX_ENTRIES as u64).ok()? {
+        for _ in 0..r
+            .array_of("predictabilities", 0..=MAX_ENTRIES as u64)
+            .ok()?
+        {
             r.array_of("entry", 2..=2).ok()?;
-            let eid = Eid::parse_with_limit(r.text(limits.max_eid_len).ok()?, limits.max_eid_len)
-                .ok()?;
+            let eid =
+                Eid::parse_with_limit(r.text(limits.max_eid_len).ok()?, limits.max_eid_len).ok()?;
             let p = f64::from_bits(r.uint().ok()?);
             if !(0.0..=1.0).contains(&p) {
                 return None;
@@ -184,8 +187,8 @@ impl Prophet {
         let mut met_ms = BTreeMap::new();
         for _ in 0..r.array_of("encounters", 0..=u64::from(u16::MAX)).ok()? {
             r.array_of("entry", 2..=2).ok()?;
-            let eid = Eid::parse_with_limit(r.text(limits.max_eid_len).ok()?, limits.max_eid_len)
-                .ok()?;
+            let eid =
+                Eid::parse_with_limit(r.text(limits.max_eid_len).ok()?, limits.max_eid_len).ok()?;
             met_ms.insert(eid, r.uint().ok()?);
         }
         self.aged_ms = aged_ms;

@@ -69,14 +69,15 @@ fn mix(mut h: u64) -> u64 {
 /// How reconciliation splits ranges, and how much it lets a peer make it do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReconParams {
-    /// Sub-ranges a differing range is split into (at least 2).
+    /// Sub-ranges a differing range is split into (at least 2; fewer when a message is full).
     pub branching: usize,
     /// A differing range where we hold at most this many ids is answered with the ids (at
-    /// least `branching`).
+    /// least 1, at most `max_ids`).
     pub leaf: usize,
     /// Most messages we accept from the peer in one reconciliation.
     pub max_rounds: u32,
-    /// Caps on every message, ours and the peer's.
+    /// Caps on every message, ours and the peer's (raised to at least 4 items and 1 id, the
+    /// least that always makes progress).
     pub limits: ControlLimits,
 }
 
@@ -206,10 +207,15 @@ impl Reconciler {
             sum = sum.wrapping_add(*d);
             prefix.push(sum);
         }
+        // Caps too small to make progress with are raised to the least that can.
+        let mut limits = params.limits;
+        limits.max_items = limits.max_items.max(4);
+        limits.max_ids = limits.max_ids.max(1);
         let branching = params.branching.max(2);
         let params = ReconParams {
             branching,
-            leaf: params.leaf.max(branching),
+            leaf: params.leaf.clamp(1, limits.max_ids),
+            limits,
             ..params
         };
         Self {
@@ -295,10 +301,7 @@ impl Reconciler {
                 return Err(ReconError::Violation("ranges out of order"));
             }
             let (i0, i1) = (self.index(lo), self.index(hi));
-            let range_only = matches!(
-                item.body,
-                ReconBody::Skip | ReconBody::Fingerprint { .. }
-            );
+            let range_only = matches!(item.body, ReconBody::Skip | ReconBody::Fingerprint { .. });
             if !range_only && let Some(start) = run.take() {
                 self.close_run(start, lo, &mut reply);
             }
@@ -455,13 +458,20 @@ impl Reconciler {
             );
             return true;
         }
-        if count > self.params.leaf && reply.items.len() + b + later_items <= limits.max_items {
+        // Split (also a small range whose ids do not fit this message): each part holds at
+        // least one of our ids, so every split makes the ranges smaller.
+        // When room is short, fewer parts: any split of at least two still makes progress.
+        let room = limits
+            .max_items
+            .saturating_sub(reply.items.len() + later_items);
+        let parts = b.min(count).min(room);
+        if parts >= 2 {
             let mut start = lo;
-            for k in 1..=b {
-                let end = if k == b {
+            for k in 1..=parts {
+                let end = if k == parts {
                     hi
                 } else {
-                    let j = i0 + count * k / b;
+                    let j = i0 + count * k / parts;
                     short_bound(self.items[j - 1], self.items[j])
                 };
                 let (s0, s1) = (self.index(start), self.index(end));
@@ -541,7 +551,10 @@ mod tests {
 
     /// Runs a reconciliation to the end through the wire format; returns (messages, bytes).
     fn run(a: &mut Reconciler, b: &mut Reconciler) -> (usize, usize) {
-        let limits = ControlLimits::default();
+        run_with(a, b, ControlLimits::default())
+    }
+
+    fn run_with(a: &mut Reconciler, b: &mut Reconciler, limits: ControlLimits) -> (usize, usize) {
         let mut msg = a.start();
         let (mut messages, mut bytes) = (0, 0);
         let mut to_b = true;
@@ -706,6 +719,43 @@ mod tests {
             })
             .sum();
         assert!(ids <= 32);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Whatever the sets and the parameters, both sides end knowing exactly which of their
+        /// ids the other holds.
+        #[test]
+        fn reconciliation_is_exact_for_any_sets_and_parameters(
+            seed in 0u64..1000,
+            common in 0usize..400,
+            only_a in 0usize..60,
+            only_b in 0usize..60,
+            branching in 2usize..9,
+            leaf in 1usize..24,
+            max_items in 4usize..64,
+            max_ids in 1usize..64,
+        ) {
+            let params = ReconParams {
+                branching,
+                leaf,
+                max_rounds: 10_000,
+                limits: ControlLimits { max_items, max_ids, ..ControlLimits::default() },
+            };
+            let shared = digests(seed, common);
+            let a_only = digests(seed + 10_000, only_a);
+            let b_only = digests(seed + 20_000, only_b);
+            let mut a = Reconciler::new(shared.iter().chain(&a_only).copied(), params);
+            let mut b = Reconciler::new(shared.iter().chain(&b_only).copied(), params);
+            run_with(&mut a, &mut b, params.limits);
+            let mut want_a = a_only;
+            want_a.sort_unstable();
+            let mut want_b = b_only;
+            want_b.sort_unstable();
+            proptest::prop_assert_eq!(lacking(&a), want_a);
+            proptest::prop_assert_eq!(lacking(&b), want_b);
+        }
     }
 
     #[test]

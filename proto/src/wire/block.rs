@@ -145,7 +145,11 @@ impl CanonicalBlock {
     #[inline(always)]
     pub(crate) fn write(&self, w: &mut SliceWriter<'_>) {
         let start = w.position();
-        let array = if self.crc == CrcType::None { 0x85 } else { 0x86 };
+        let array = if self.crc == CrcType::None {
+            0x85
+        } else {
+            0x86
+        };
         let (block_type, number, flags) = (self.block_type().0, self.number, self.flags.bits());
         if block_type < 24 && number < 24 && flags < 24 {
             // The usual case: five one-byte items, written at once.

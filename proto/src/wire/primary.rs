@@ -103,7 +103,12 @@ impl PrimaryBlock {
         let items = 8 + 2 * u8::from(self.fragment.is_some()) + u8::from(self.crc != CrcType::None);
         let flags = self.flags.bits();
         if flags < 24 {
-            w.raw(&[0x80 | items, BP_VERSION as u8, flags as u8, self.crc.code() as u8]);
+            w.raw(&[
+                0x80 | items,
+                BP_VERSION as u8,
+                flags as u8,
+                self.crc.code() as u8,
+            ]);
         } else {
             w.raw(&[0x80 | items, BP_VERSION as u8]);
             w.uint(flags);

@@ -122,7 +122,10 @@ pub(super) fn resolve(file: &ScenarioFile, src: &Source<'_>) -> Result<Plan, Sce
                     return Err(src.at(
                         a,
                         &key("alert"),
-                        format!("'dtn://alerts/~{}' is not a valid group endpoint", a.get_ref()),
+                        format!(
+                            "'dtn://alerts/~{}' is not a valid group endpoint",
+                            a.get_ref()
+                        ),
                     ));
                 }
                 Some(a.get_ref().clone())
@@ -251,7 +254,11 @@ fn priority_mix(
         PriorityMix::Weights(map) => {
             for (name, weight) in map {
                 if !(weight.is_finite() && *weight >= 0.0) {
-                    return Err(src.at(p, key, format!("the weight of {name} must be zero or more")));
+                    return Err(src.at(
+                        p,
+                        key,
+                        format!("the weight of {name} must be zero or more"),
+                    ));
                 }
                 w[index(name)?] = *weight;
             }
@@ -276,7 +283,11 @@ fn crash(
     match (c.at, &c.mean_interval) {
         (Some(at), None) => {
             if let Some(d) = &c.downtime {
-                return Err(src.at(d, &key("downtime"), "only applies with `mean_interval`; a crash at a time takes `restart`"));
+                return Err(src.at(
+                    d,
+                    &key("downtime"),
+                    "only applies with `mean_interval`; a crash at a time takes `restart`",
+                ));
             }
             if let Some(r) = &c.restart
                 && r.get_ref().0 <= at.0
@@ -296,7 +307,11 @@ fn crash(
                 return Err(src.at(mean, &key("mean_interval"), "must be greater than zero"));
             }
             if let Some(r) = &c.restart {
-                return Err(src.at(r, &key("restart"), "only applies with `at`; random crashes take `downtime`"));
+                return Err(src.at(
+                    r,
+                    &key("restart"),
+                    "only applies with `at`; random crashes take `downtime`",
+                ));
             }
             let downtime = c.downtime.as_ref().map(|d| {
                 let Range2(lo, hi) = *d.get_ref();
@@ -391,7 +406,15 @@ fn groups(
                     area: *area,
                 },
                 // Ferries of one group run the same timetable, spread evenly along it.
-                (Mobility::Ferry { route, speed, pause, .. }, _) => Mobility::Ferry {
+                (
+                    Mobility::Ferry {
+                        route,
+                        speed,
+                        pause,
+                        ..
+                    },
+                    _,
+                ) => Mobility::Ferry {
                     route: route.clone(),
                     speed: *speed,
                     pause: *pause,
@@ -448,7 +471,11 @@ fn mobility(
             span(g.pause.as_ref().map(Spanned::span)),
             &[RandomWaypoint, Ferry],
         ),
-        ("leg", span(g.leg.as_ref().map(Spanned::span)), &[RandomDirection]),
+        (
+            "leg",
+            span(g.leg.as_ref().map(Spanned::span)),
+            &[RandomDirection],
+        ),
         ("route", span(g.route.as_ref().map(Spanned::span)), &[Ferry]),
         (
             "positions",
@@ -463,7 +490,11 @@ fn mobility(
             let names: Vec<String> = models.iter().map(|m| format!("\"{}\"", m.name())).collect();
             return Err(src.error(
                 at,
-                format!("{}: only applies to mobility = {}", key(k), names.join(" or ")),
+                format!(
+                    "{}: only applies to mobility = {}",
+                    key(k),
+                    names.join(" or ")
+                ),
             ));
         }
     }
@@ -486,10 +517,13 @@ fn mobility(
         }
         Ok((lo, hi))
     };
-    let pause = g.pause.as_ref().map_or((SimTime::ZERO, SimTime::ZERO), |p| {
-        let Range2(a, b) = *p.get_ref();
-        (a.0, b.0.max(a.0))
-    });
+    let pause = g
+        .pause
+        .as_ref()
+        .map_or((SimTime::ZERO, SimTime::ZERO), |p| {
+            let Range2(a, b) = *p.get_ref();
+            (a.0, b.0.max(a.0))
+        });
     Ok(match model {
         Still => Mobility::None,
         Stationary => {
@@ -532,14 +566,20 @@ fn mobility(
                 let s = g.speed.as_ref().map_or(0..0, Spanned::span);
                 return Err(src.error(
                     s,
-                    format!("{}: a ferry keeps a timetable: give one speed", key("speed")),
+                    format!(
+                        "{}: a ferry keeps a timetable: give one speed",
+                        key("speed")
+                    ),
                 ));
             }
             if pause.0 != pause.1 {
                 let p = g.pause.as_ref().map_or(0..0, Spanned::span);
                 return Err(src.error(
                     p,
-                    format!("{}: a ferry keeps a timetable: give one pause", key("pause")),
+                    format!(
+                        "{}: a ferry keeps a timetable: give one pause",
+                        key("pause")
+                    ),
                 ));
             }
             let Some(route) = &g.route else {
@@ -703,7 +743,11 @@ fn ion_plan(
                     return Err(src.at(
                         name,
                         &key,
-                        format!("'{}' is a group of {}; name one node", name.get_ref(), hosts.len()),
+                        format!(
+                            "'{}' is a group of {}; name one node",
+                            name.get_ref(),
+                            hosts.len()
+                        ),
                     ));
                 };
                 map.insert(n, h);
@@ -727,7 +771,10 @@ fn ion_plan(
     let mut windows: BTreeMap<(usize, usize), Vec<(SimTime, SimTime)>> = BTreeMap::new();
     for c in &cp.contacts {
         let (from, to) = (host(c.from, c.line)?, host(c.to, c.line)?);
-        windows.entry((from, to)).or_default().push((c.start, c.end));
+        windows
+            .entry((from, to))
+            .or_default()
+            .push((c.start, c.end));
         plan.ion
             .rates
             .entry((from, to))

@@ -269,7 +269,10 @@ fn an_unmapped_ion_node_is_named_with_the_plan_file_and_line() {
     let e = with_ion_plan("a contact +0 +5 1 2 100\n", "nodes = { 1 = \"a0\" }\n")
         .unwrap_err()
         .to_string();
-    assert!(e.contains("plan.rc:1: ION node 2 is not mapped to a host"), "{e}");
+    assert!(
+        e.contains("plan.rc:1: ION node 2 is not mapped to a host"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -285,10 +288,16 @@ fn a_bad_ion_line_is_named_with_the_plan_file_and_line() {
 
 #[test]
 fn an_ion_node_mapped_to_a_group_is_refused() {
-    let e = with_ion_plan("a contact +0 +5 1 2 100\n", "nodes = { 1 = \"a\", 2 = \"a0\" }\n")
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("ion.nodes.1: 'a' is a group of 3; name one node"), "{e}");
+    let e = with_ion_plan(
+        "a contact +0 +5 1 2 100\n",
+        "nodes = { 1 = \"a\", 2 = \"a0\" }\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("ion.nodes.1: 'a' is a group of 3; name one node"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -325,7 +334,10 @@ fn ferries_of_a_group_share_a_route_spread_along_it() {
                 speed,
                 pause,
             } => {
-                assert_eq!((route.len(), *speed, *pause), (3, 10.0, SimTime(300_000_000)));
+                assert_eq!(
+                    (route.len(), *speed, *pause),
+                    (3, 10.0, SimTime(300_000_000))
+                );
                 *phase
             }
             other => panic!("{other:?}"),
@@ -341,7 +353,10 @@ fn a_ferry_needs_a_route_and_one_speed() {
     let e = error(
         "duration = 1\n[[group]]\nname = \"f\"\nmobility = \"ferry\"\nroute = [[0, 0], [1, 1]]\nspeed = [1, 3]\n",
     );
-    assert!(e.contains("group[0].speed: a ferry keeps a timetable: give one speed"), "{e}");
+    assert!(
+        e.contains("group[0].speed: a ferry keeps a timetable: give one speed"),
+        "{e}"
+    );
     let e = error(
         "duration = 1\n[[group]]\nname = \"f\"\nmobility = \"ferry\"\nroute = [[0, 0]]\nspeed = 1\n",
     );
@@ -376,7 +391,9 @@ fn a_workload_takes_a_priority_mix_or_one_class() {
         "{BASE}[[workload]]\nfrom = [\"a0\"]\nto = [\"a\"]\ninterval = 10\nsize = 10\npriority = \"urgent\"\n"
     ));
     assert!(
-        e.contains("workload[0].priority: 'urgent' is not a class: choose emergency, high, normal, bulk"),
+        e.contains(
+            "workload[0].priority: 'urgent' is not a class: choose emergency, high, normal, bulk"
+        ),
         "{e}"
     );
 }
@@ -406,7 +423,10 @@ fn crashes_at_a_rate_take_a_mean_interval_and_a_downtime() {
     let f = &p.fault_rates[0];
     assert_eq!(f.hosts, [0, 1, 2]);
     assert_eq!(f.mean_interval, SimTime(6 * 3_600_000_000));
-    assert_eq!(f.downtime, Some((SimTime(600_000_000), SimTime(1_800_000_000))));
+    assert_eq!(
+        f.downtime,
+        Some((SimTime(600_000_000), SimTime(1_800_000_000)))
+    );
     let e = error(&format!(
         "{BASE}[[crash]]\nnode = \"a\"\nat = 5\nmean_interval = \"6h\"\n"
     ));
@@ -414,5 +434,8 @@ fn crashes_at_a_rate_take_a_mean_interval_and_a_downtime() {
     let e = error(&format!(
         "{BASE}[[crash]]\nnode = \"a\"\nmean_interval = \"6h\"\nrestart = 9\n"
     ));
-    assert!(e.contains("crash[0].restart: only applies with `at`"), "{e}");
+    assert!(
+        e.contains("crash[0].restart: only applies with `at`"),
+        "{e}"
+    );
 }

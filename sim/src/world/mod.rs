@@ -488,7 +488,10 @@ impl World {
                 Some(node) => (node.stored_bundles() as u64, node.stored_bytes()),
                 None => {
                     let d = &h.store.durable().bundles;
-                    (d.len() as u64, d.values().map(|(b, _)| b.len() as u64).sum())
+                    (
+                        d.len() as u64,
+                        d.values().map(|(b, _)| b.len() as u64).sum(),
+                    )
                 }
             };
             bundles += n;

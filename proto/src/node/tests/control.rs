@@ -214,7 +214,10 @@ fn a_silent_peer_times_out_to_history() {
     assert!(!first.iter().any(|o| matches!(o, Output::Transmit { .. })));
     let deadline = node.poll_timeout().unwrap();
     assert_eq!(deadline, now.mono.saturating_add(RECON_TIMEOUT));
-    let later = Now::new(deadline, DtnTime(now.wall.0 + RECON_TIMEOUT.as_millis() as u64));
+    let later = Now::new(
+        deadline,
+        DtnTime(now.wall.0 + RECON_TIMEOUT.as_millis() as u64),
+    );
     node.handle(later, Input::Timeout);
     let after: Vec<Output> = std::iter::from_fn(|| node.poll_output()).collect();
     assert!(after.iter().any(|o| matches!(
@@ -314,4 +317,69 @@ fn prophet_without_control_hands_bundles_only_to_their_destination() {
     net.submit(0, "dtn://c/inbox", "for c");
     net.connect(0, 1);
     assert_eq!(net.hosts[1].node.stored_bundles(), 0);
+}
+
+#[test]
+fn a_peer_flooding_router_messages_is_heard_only_a_few_times() {
+    let mut net = Net::new(&["a", "b"], RouterKind::Prophet);
+    let now = net.now;
+    let node = &mut net.hosts[1].node;
+    node.handle(
+        now,
+        Input::LinkUp {
+            link: LinkId(7),
+            peer: Some("dtn://a/".parse().unwrap()),
+        },
+    );
+    node.handle(now, Input::ControlReady { link: LinkId(7) });
+    while node.poll_output().is_some() {}
+    let mut state_writes = 0;
+    for i in 0..20 {
+        // Each names a new, well-known node: every one heard changes b's table.
+        let summary = ControlMessage::Predictabilities(vec![(
+            format!("dtn://n{i:02}/").parse().unwrap(),
+            u16::MAX,
+        )]);
+        node.handle(
+            now,
+            Input::Control {
+                link: LinkId(7),
+                bytes: Bytes::from(summary.encode()),
+            },
+        );
+        state_writes += std::iter::from_fn(|| node.poll_output())
+            .filter(|o| matches!(o, Output::Store(StoreOp::PutRouterState { .. })))
+            .count();
+    }
+    assert_eq!(state_writes, 4);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Whatever the overlap, one reconciled contact leaves both nodes holding the union, with
+    /// no bundle sent to a node that had it.
+    #[test]
+    fn a_reconciled_contact_exchanges_exactly_the_difference(
+        common in 0usize..60,
+        only_a in 0usize..12,
+        only_b in 0usize..12,
+    ) {
+        let mut net = Net::new(&["a", "b", "c"], RouterKind::Epidemic);
+        common_bundles(&mut net, 0, 1, 2, common);
+        for i in 0..only_a {
+            net.submit(0, "dtn://z/far", &format!("a {i}"));
+        }
+        for i in 0..only_b {
+            net.submit(1, "dtn://z/far", &format!("b {i}"));
+        }
+        let (a0, b0) = (net.hosts[0].node.counters(), net.hosts[1].node.counters());
+        net.connect_control(0, 1);
+        let (a1, b1) = (net.hosts[0].node.counters(), net.hosts[1].node.counters());
+        proptest::prop_assert_eq!(b1.received - b0.received, only_a as u64);
+        proptest::prop_assert_eq!(a1.received - a0.received, only_b as u64);
+        let union = common + only_a + only_b;
+        proptest::prop_assert_eq!(net.hosts[0].node.stored_bundles(), union);
+        proptest::prop_assert_eq!(net.hosts[1].node.stored_bundles(), union);
+    }
 }
