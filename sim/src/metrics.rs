@@ -92,6 +92,8 @@ pub struct Metrics {
     pub contacts: u64,
     /// Host crashes (scheduled or random).
     pub crashes: u64,
+    /// Bytes of control messages (reconciliation, routing summaries) sent on links.
+    pub control_bytes: u64,
     /// Per priority class, in [`CLASSES`] order (emergency first).
     pub classes: [ClassMetrics; 4],
     /// Group-addressed alerts.
@@ -198,6 +200,7 @@ impl Metrics {
                 latency_p95: al.p95,
             },
             crashes: self.crashes,
+            control_bytes: self.control_bytes,
             occupancy_peak_bytes: self
                 .samples
                 .iter()
@@ -338,6 +341,8 @@ pub struct Report {
     pub contacts: u64,
     /// Host crashes.
     pub crashes: u64,
+    /// Bytes of control messages sent on links.
+    pub control_bytes: u64,
     /// Most bytes stored at a sample, all hosts together.
     pub occupancy_peak_bytes: u64,
     /// Mean over the samples of the bytes stored, all hosts together.
@@ -449,6 +454,7 @@ impl Report {
             ("bytes_sent", Int(self.bytes_sent)),
             ("contacts", Int(self.contacts)),
             ("crashes", Int(self.crashes)),
+            ("control_bytes", Int(self.control_bytes)),
             ("occupancy_peak_bytes", Int(self.occupancy_peak_bytes)),
             ("occupancy_avg_bytes", Real(self.occupancy_avg_bytes)),
         ];

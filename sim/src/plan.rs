@@ -148,16 +148,20 @@ pub struct LinkModel {
     pub loss: f64,
     /// Radio range (m) for contacts made by mobility.
     pub range: f64,
+    /// Links carry tern control messages (set reconciliation, routing summaries), as between
+    /// two tern nodes; `false` models peers that only exchange bundles (per-peer history).
+    pub control: bool,
 }
 
 impl Default for LinkModel {
-    /// 2 Mbps, no delay, no loss, 100 m range.
+    /// 2 Mbps, no delay, no loss, 100 m range, control messages on.
     fn default() -> Self {
         Self {
             rate: BitRate(Some(2e6)),
             delay: SimTime::ZERO,
             loss: 0.0,
             range: 100.0,
+            control: true,
         }
     }
 }

@@ -346,6 +346,8 @@ pub struct BundleJson {
     pub creation: CreationJson,
     /// Encoded size in bytes.
     pub size: u64,
+    /// Priority class (`emergency`, `high`, `normal`, `bulk`): the order contacts carry it in.
+    pub priority: String,
     /// Expiry, DTN time in milliseconds.
     pub expires: u64,
     /// Expiry as RFC 3339 UTC (`None` if unknown).
@@ -364,6 +366,7 @@ impl From<BundleSummary> for BundleJson {
             destination: b.destination.to_string(),
             creation: b.creation.into(),
             size: b.size,
+            priority: b.priority.name().to_owned(),
             expires: b.expires.millis(),
             expires_date: date(b.expires),
             forwarded_to: b.forwarded_to.iter().map(ToString::to_string).collect(),

@@ -140,6 +140,7 @@ pub fn render_bundles(bundles: &[BundleJson]) -> String {
                 b.key.to_string(),
                 b.source.clone(),
                 b.destination.clone(),
+                b.priority.clone(),
                 b.creation
                     .date
                     .clone()
@@ -155,6 +156,7 @@ pub fn render_bundles(bundles: &[BundleJson]) -> String {
             "KEY",
             "SOURCE",
             "DESTINATION",
+            "CLASS",
             "CREATED",
             "SIZE",
             "EXPIRES",
@@ -252,7 +254,7 @@ mod tests {
     }
 
     #[test]
-    fn bundles_table_shows_dates_sizes_and_state() {
+    fn bundles_table_shows_class_dates_sizes_and_state() {
         let bundles = vec![BundleJson {
             key: 1,
             source: "dtn://a/".into(),
@@ -263,6 +265,7 @@ mod tests {
                 date: None,
             },
             size: 2048,
+            priority: "emergency".into(),
             expires: 0,
             expires_date: None,
             forwarded_to: vec![],
@@ -281,6 +284,7 @@ mod tests {
                 "1",
                 "dtn://a/",
                 "ipn:2.1",
+                "emergency",
                 "no clock #5",
                 "2.0 KiB",
                 "-",

@@ -230,6 +230,7 @@ struct LinkFile {
     delay: Option<Secs>,
     loss: Option<Spanned<f64>>,
     range: Option<Spanned<f64>>,
+    control: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -342,6 +342,9 @@ fn link(file: &ScenarioFile, src: &Source<'_>, plan: &mut Plan) -> Result<(), Sc
     if let Some(delay) = l.delay {
         plan.link.delay = delay.0;
     }
+    if let Some(control) = l.control {
+        plan.link.control = control;
+    }
     if let Some(loss) = &l.loss {
         if !(0.0..=1.0).contains(loss.get_ref()) {
             return Err(src.at(loss, "link.loss", "must be a probability between 0 and 1"));

@@ -181,9 +181,7 @@ impl World {
                 self.copy_gone(h, key, reason != ReasonCode::NoInformation);
             }
             Output::Report(_) => {}
-            // Only sent on links declared control-capable (`Input::ControlReady`), which the
-            // simulator does not declare yet: every link uses per-peer history.
-            Output::Control { .. } => {}
+            Output::Control { link, message } => self.send_control(h, link, message),
         }
     }
 

@@ -81,18 +81,75 @@ impl World {
         self.metrics.contacts += 1;
         self.note(Note::LinkUp, a as u64, b as u64);
         let (ea, eb) = (self.hosts[a].eid.clone(), self.hosts[b].eid.clone());
-        self.input(
-            a,
+        self.open(a, links[0], eb);
+        self.open(b, links[1], ea);
+    }
+
+    /// Host `h` sees `LinkUp` to `peer` and, when links carry control messages (two tern
+    /// nodes), `ControlReady` right after it, before its outputs are drained, as the engine's
+    /// contract asks: the link then carries only what reconciliation finds the peer lacks.
+    fn open(&mut self, h: usize, link: LinkId, peer: proto::wire::Eid) {
+        let now = crate::clock::now(self.now);
+        let control = self.plan.link.control;
+        let Some(node) = self.hosts[h].node.as_mut() else {
+            return;
+        };
+        node.handle(
+            now,
             Input::LinkUp {
-                link: links[0],
-                peer: Some(eb),
+                link,
+                peer: Some(peer),
             },
         );
+        if control {
+            node.handle(now, Input::ControlReady { link });
+        }
+        self.settle(h);
+    }
+
+    /// Host `h` sends control message `message` on `link`: it reaches the peer after its
+    /// transmission time and the propagation delay. Control frames do not wait behind bundles
+    /// in the channel's queue (they are small and the engine holds its offers until
+    /// reconciliation ends), and a link that goes down loses those on the way.
+    pub(super) fn send_control(&mut self, h: usize, link: LinkId, message: Bytes) {
+        let Some(&(session, dir)) = self.link_index.get(&link) else {
+            return;
+        };
+        let Some(s) = self.sessions.get(&session) else {
+            return;
+        };
+        let to = if dir == 0 { s.b } else { s.a };
+        self.metrics.control_bytes += message.len() as u64;
+        let at = self
+            .now
+            .plus(self.plan.link.rate.transmission_time(message.len() as u64))
+            .plus(self.delay(h, to));
+        self.schedule(
+            at,
+            Class::Settle,
+            Event::Control {
+                session,
+                dir,
+                message,
+            },
+        );
+    }
+
+    /// A control message reaches the other end of `session` (if the link is still up).
+    pub(super) fn control_arrives(&mut self, session: u64, dir: usize, message: Bytes) {
+        let Some(s) = self.sessions.get(&session) else {
+            return;
+        };
+        let (receiver, link) = if dir == 0 {
+            (s.b, s.links[1])
+        } else {
+            (s.a, s.links[0])
+        };
         self.input(
-            b,
-            Input::LinkUp {
-                link: links[1],
-                peer: Some(ea),
+            receiver,
+            Input::Control {
+                link,
+                bytes: message,
             },
         );
     }

@@ -74,6 +74,12 @@ enum Event {
         dir: usize,
         transfer: Transfer,
     },
+    /// A control message reaches the other end of a link.
+    Control {
+        session: u64,
+        dir: usize,
+        message: Bytes,
+    },
     /// A receiver's accept/refuse (or a loss) reaches the sender.
     Verdict {
         host: usize,
@@ -404,6 +410,14 @@ impl World {
                 self.note(Note::Arrive, session, dir as u64);
                 self.arrive(session, dir, transfer);
             }
+            Event::Control {
+                session,
+                dir,
+                message,
+            } => {
+                self.note(Note::Control, session, message.len() as u64);
+                self.control_arrives(session, dir, message);
+            }
             Event::Verdict {
                 host,
                 incarnation,
@@ -575,6 +589,7 @@ enum Note {
     Meeting,
     Mobility,
     Create,
+    Control,
 }
 
 impl Note {
@@ -603,6 +618,7 @@ impl Note {
             Self::Meeting => "meeting",
             Self::Mobility => "mobility",
             Self::Create => "create",
+            Self::Control => "control",
         }
     }
 }
