@@ -1,4 +1,5 @@
-//! Store write throughput: group commit (one flush per 64 ops) against one flush per op.
+//! Store write throughput: group commit (one flush per 64 ops) against one flush per op, and
+//! with the 64 ops of a flush applied as one `WriteBatch` (what the driver does per turn).
 //!
 //! The one-flush-per-op case with small bundles writes 1,000 rather than 10,000 per round: at
 //! one fsync per op a round of 10,000 takes most of a minute, and the rate per op is the same.
@@ -19,23 +20,26 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use proto::node::{BundleKey, BundleMeta, StoreOp};
-use tern_daemon::store::SledStore;
+use tern_daemon::store::{SledStore, WriteBatch};
 
-/// Writes `count` bundles of `size` bytes, flushing after every `per_flush` ops; returns the time
-/// spent in `apply` and `flush` for all `iters` rounds.
+/// Bundles per round, bundle size, ops per flush, and whether a flush's ops form one batch.
+type Case = (u64, usize, u64, bool);
+
+/// Writes `count` bundles of `size` bytes, flushing after every `per_flush` ops (committed as
+/// one batch when `batched`); returns the time spent in `apply` and `flush` for all `iters`
+/// rounds.
 fn put_rounds(
     store: &SledStore,
     next_key: &mut u64,
     iters: u64,
-    count: u64,
-    size: usize,
-    per_flush: u64,
+    (count, size, per_flush, batched): Case,
 ) -> Duration {
     let payload = Bytes::from(vec![0x5a; size]);
     let mut spent = Duration::ZERO;
     for _ in 0..iters {
         let first = *next_key;
         let start = Instant::now();
+        let mut batch = WriteBatch::default();
         for i in 0..count {
             let op = StoreOp::PutBundle {
                 key: BundleKey(*next_key),
@@ -43,11 +47,17 @@ fn put_rounds(
                 meta: BundleMeta::default(),
             };
             *next_key += 1;
-            store.apply(black_box(&op)).unwrap();
+            if batched {
+                store.stage(&mut batch, black_box(&op)).unwrap();
+            } else {
+                store.apply(black_box(&op)).unwrap();
+            }
             if (i + 1) % per_flush == 0 {
+                store.commit(std::mem::take(&mut batch)).unwrap();
                 store.flush().unwrap();
             }
         }
+        store.commit(batch).unwrap();
         store.flush().unwrap();
         spent += start.elapsed();
         for key in first..*next_key {
@@ -66,12 +76,16 @@ fn bench_puts(c: &mut Criterion) {
     let dir = tempfile::TempDir::new().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
     let mut next_key = 0;
-    let cases: [(&str, u64, usize, u64); 5] = [
-        ("10000x100B/flush_at_store_bound", 10_000, 100, u64::MAX),
-        ("10000x100B/flush_per_64", 10_000, 100, 64),
-        ("1000x100B/flush_per_op", 1_000, 100, 1),
-        ("100x1MiB/flush_per_64", 100, 1 << 20, 64),
-        ("100x1MiB/flush_per_op", 100, 1 << 20, 1),
+    let cases: [(&str, Case); 6] = [
+        (
+            "10000x100B/flush_at_store_bound",
+            (10_000, 100, u64::MAX, false),
+        ),
+        ("10000x100B/flush_per_64", (10_000, 100, 64, false)),
+        ("10000x100B/batch_and_flush_per_64", (10_000, 100, 64, true)),
+        ("1000x100B/flush_per_op", (1_000, 100, 1, false)),
+        ("100x1MiB/flush_per_64", (100, 1 << 20, 64, false)),
+        ("100x1MiB/flush_per_op", (100, 1 << 20, 1, false)),
     ];
     let mut group = c.benchmark_group("store_put");
     // Rounds take up to seconds (one fsync per op): ten flat samples of one round or more.
@@ -79,10 +93,10 @@ fn bench_puts(c: &mut Criterion) {
     group.sample_size(10);
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(5));
-    for (name, count, size, per_flush) in cases {
-        group.throughput(Throughput::Elements(count));
+    for (name, case) in cases {
+        group.throughput(Throughput::Elements(case.0));
         group.bench_function(name, |b| {
-            b.iter_custom(|iters| put_rounds(&store, &mut next_key, iters, count, size, per_flush));
+            b.iter_custom(|iters| put_rounds(&store, &mut next_key, iters, case));
         });
     }
     group.finish();

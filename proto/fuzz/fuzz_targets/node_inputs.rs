@@ -782,9 +782,14 @@ impl Harness {
                 used,
                 quota,
                 needed,
+                available,
+                ..
             }) => {
+                // Refused only when the bundle does not fit in the room its class had (the
+                // quota, its share, the emergency reserve) and eviction could not make more.
                 assert_eq!(used, self.node.stored_bytes());
-                assert!(used + needed > quota);
+                assert!(available <= quota.saturating_sub(used));
+                assert!(needed > available, "refused {needed} bytes with {available} free");
             }
             Err(SubmitError::TooLarge { size, max }) => assert!(size > max),
             Err(_) => {}

@@ -141,8 +141,12 @@ pub enum SubmitError {
         /// Limit.
         max: usize,
     },
-    /// The storage quota is reached.
-    #[error("storage full: {used} of {quota} bytes used, {needed} more needed")]
+    /// The storage quota, or the share of it this bundle's class may use, is reached and
+    /// nothing this bundle may evict frees enough room.
+    #[error(
+        "storage full for {class} bundles: {needed} bytes needed, {available} available to the \
+         class ({used} of {quota} bytes in use; see storage_quota and storage_shares)"
+    )]
     StorageFull {
         /// Bytes in use.
         used: u64,
@@ -150,6 +154,11 @@ pub enum SubmitError {
         quota: u64,
         /// Size of the refused bundle.
         needed: u64,
+        /// The bundle's class.
+        class: crate::wire::Priority,
+        /// Room left to that class before eviction: the smallest of the room under the quota,
+        /// under the class's share and under the reserve kept for emergencies.
+        available: u64,
     },
     /// A lifetime of zero would expire at once.
     #[error("lifetime must be greater than zero")]

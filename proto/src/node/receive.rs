@@ -182,11 +182,12 @@ impl Node {
         let needed = bytes.len() as u64;
         let class = Priority::of(&bundle).unwrap_or_default();
         if !self.make_room(needed, class, true) {
-            let used = self.table.used_bytes();
             return Err(SubmitError::StorageFull {
-                used,
+                used: self.table.used_bytes(),
                 quota: self.config.storage_quota,
                 needed,
+                class,
+                available: self.room_for(class),
             });
         }
         let meta = BundleMeta {
@@ -327,6 +328,29 @@ impl Node {
     /// bundle (our own submissions not yet forwarded), nor one waiting for local delivery or for
     /// its store write: dropping those would lose data the network accepted. If that is not
     /// enough, nothing is evicted and the caller refuses.
+    /// Bytes `class` may still add without evicting anything: the tightest of the quota, the
+    /// class's share and (below emergency) the emergency reserve.
+    fn room_for(&self, class: Priority) -> u64 {
+        let quota = self.config.storage_quota;
+        let shares = self.config.storage_shares;
+        let used = self.table.used_bytes();
+        let pool_used = if class == Priority::Emergency {
+            used
+        } else {
+            used.saturating_sub(self.table.used_by(Priority::Emergency))
+        };
+        let class_room = shares
+            .cap(class, quota)
+            .saturating_sub(self.table.used_by(class));
+        let pool_room = shares
+            .below_emergency(class, quota)
+            .saturating_sub(pool_used);
+        quota
+            .saturating_sub(used)
+            .min(class_room)
+            .min(pool_room)
+    }
+
     fn make_room(&mut self, size: u64, class: Priority, same_class: bool) -> bool {
         let quota = self.config.storage_quota;
         let shares = self.config.storage_shares;

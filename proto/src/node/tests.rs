@@ -619,3 +619,30 @@ fn two_links_to_one_peer_carry_each_bundle_once() {
 mod control;
 mod priority;
 mod routers;
+
+#[test]
+fn bulk_refused_by_its_share_names_the_class_and_the_room_it_had() {
+    let mut net = Net::new(&["a"], RouterKind::Epidemic);
+    let mut config = Config::new("dtn://a/".parse().unwrap());
+    config.storage_quota = 1_000;
+    net.hosts[0].node = Node::new(config, 1, net.now, Restored::default());
+    let now = net.now;
+    let mut bulk = Submit::new("dtn://z/x".parse().unwrap(), "b".repeat(600).into_bytes());
+    bulk.priority = crate::wire::Priority::Bulk;
+    let err = net.hosts[0].node.submit(now, bulk).unwrap_err();
+    let SubmitError::StorageFull {
+        used,
+        quota,
+        needed,
+        class,
+        available,
+    } = err.clone()
+    else {
+        panic!("expected StorageFull, got {err}");
+    };
+    // The store is empty, so only bulk's 50 % share can have refused it.
+    assert_eq!((used, quota, class), (0, 1_000, crate::wire::Priority::Bulk));
+    assert_eq!(available, 500);
+    assert!(needed > 600);
+    assert!(err.to_string().starts_with("storage full for bulk bundles"), "{err}");
+}

@@ -87,7 +87,10 @@ impl Bundle {
             ));
         }
         let mut r = Reader::new(&bytes);
-        if r.array_header()? != ArrayLen::Indefinite {
+        // RFC 9171 §4.1: an indefinite-length array (0x9f) of blocks.
+        if r.peek() == Some(0x9f) {
+            r.skip(1);
+        } else if r.array_header()? != ArrayLen::Indefinite {
             return Err(DecodeError::new(DecodeErrorKind::BundleNotIndefinite, 0));
         }
         let primary = PrimaryBlock::decode(&mut r, limits.max_eid_len)

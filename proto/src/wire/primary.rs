@@ -128,7 +128,9 @@ impl PrimaryBlock {
         super::block::finish_crc(w, start, self.crc);
     }
 
-    /// Decodes and verifies one primary block.
+    /// Decodes and verifies one primary block. Inlined into its one caller, so that the block
+    /// is built where the bundle holds it rather than moved there.
+    #[inline]
     pub(crate) fn decode(r: &mut Reader<'_>, max_eid_len: usize) -> Result<Self, DecodeError> {
         let start = r.position();
         let at = r.offset();
@@ -158,8 +160,18 @@ impl PrimaryBlock {
             ));
         }
         let destination = Eid::decode(r, max_eid_len)?;
+        let source_start = r.position();
         let source = Eid::decode(r, max_eid_len)?;
-        let report_to = Eid::decode(r, max_eid_len)?;
+        let source_bytes = r.raw(source_start, r.position());
+        // Report-to is usually the source itself (tern's builder and most others default to
+        // it): the very same encoded item is the very same, already checked, EID. A CBOR item
+        // is self-delimiting, so a prefix match is an item match.
+        let report_to = if r.rest().starts_with(source_bytes) {
+            r.skip(source_bytes.len());
+            source.clone()
+        } else {
+            Eid::decode(r, max_eid_len)?
+        };
         r.array_of("creation timestamp", 2..=2)?;
         let creation = CreationTimestamp {
             time: DtnTime(r.uint()?),
