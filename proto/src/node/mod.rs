@@ -16,7 +16,7 @@ use bytes::Bytes;
 use crate::routing::{Router, RouterKind};
 use crate::wire::fragment::{Reassembler, ReassemblyLimits};
 use crate::wire::{
-    BlockFlags, BuildError, BundleBuilder, BundleFlags, CrcType, CreationTimestamp, DecodeLimits,
+    BlockFlags, BuildError, BundleBuilder, BundleId, BundleFlags, CrcType, CreationTimestamp, DecodeLimits,
     DtnTime, Eid, Priority,
 };
 
@@ -363,6 +363,41 @@ impl Node {
         let key = self.admit_local(bundle)?;
         self.pump_links();
         Ok(key)
+    }
+
+    /// Withdraws a bundle from the network as far as this node is concerned: every stored copy
+    /// of it (the whole bundle and any fragment of it) is deleted, and its id is remembered until
+    /// `until` so a copy a peer offers later is refused as a duplicate.
+    ///
+    /// Why: an alert retired by a CAP Cancel or Update must stop spreading, not keep using
+    /// emergency-class bandwidth until its lifetime ends. `until` should be the original's
+    /// expiry; the tombstone is kept even when the bundle never reached this node, so a late
+    /// copy is not taken. Returns how many stored bundles were deleted. Drain
+    /// [`Node::poll_output`] afterwards: the deletions are store ops.
+    pub fn discard(&mut self, now: Now, id: &BundleId, until: DtnTime) -> usize {
+        self.now = now;
+        let same_bundle = |e: &BundleId| e.source == id.source && e.creation == id.creation;
+        let keys: Vec<BundleKey> = self
+            .table
+            .iter()
+            .filter(|e| same_bundle(&e.id))
+            .map(|e| e.key)
+            .collect();
+        for key in &keys {
+            self.delete(*key, crate::wire::admin::ReasonCode::TransmissionCanceled);
+        }
+        let whole = BundleId {
+            source: id.source.clone(),
+            creation: id.creation,
+            fragment: None,
+        };
+        if !self.table.is_tombstoned(&whole) {
+            self.table.add_tombstone(whole.clone(), until);
+            self.outputs
+                .push_back(Output::Store(StoreOp::PutTombstone { id: whole, until }));
+        }
+        self.pump_links();
+        keys.len()
     }
 
     /// Registers an application endpoint and delivers what was waiting for it.

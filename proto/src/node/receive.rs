@@ -10,7 +10,7 @@ use super::{BundleKey, LinkId, Node, RxId, SubmitError};
 use crate::wire::admin::{AdminRecord, ReasonCode, StatusAssertion, StatusKind, StatusReport};
 use crate::wire::copies::{COPIES_BLOCK_TYPE, copies_of};
 use crate::wire::priority::PRIORITY_BLOCK_TYPE;
-use crate::wire::{BlockType, Bundle, BundleFlags, Priority};
+use crate::wire::{BlockType, Bundle, BundleFlags, BundleId, Priority};
 
 /// Block types this node processes or carries knowingly. BPSec blocks (RFC 9172) are carried
 /// untouched: a node that is neither source nor acceptor of a security operation forwards them.
@@ -94,7 +94,13 @@ impl Node {
             );
             return;
         }
-        if self.table.is_tombstoned(&id) {
+        // A fragment of a bundle withdrawn whole (`Node::discard`) is as unwanted as the bundle.
+        let whole_withdrawn = id.fragment.is_some()
+            && self.table.is_tombstoned(&BundleId {
+                fragment: None,
+                ..id.clone()
+            });
+        if self.table.is_tombstoned(&id) || whole_withdrawn {
             self.refuse(
                 link,
                 rx,

@@ -646,3 +646,27 @@ fn bulk_refused_by_its_share_names_the_class_and_the_room_it_had() {
     assert!(needed > 600);
     assert!(err.to_string().starts_with("storage full for bulk bundles"), "{err}");
 }
+
+#[test]
+fn a_discarded_bundle_is_deleted_and_a_later_copy_is_refused() {
+    let mut net = Net::new(&["a", "b", "c"], RouterKind::Epidemic);
+    net.submit(0, "dtn://z/x", "evacuate the school");
+    net.connect(0, 1);
+    let summary = net.hosts[0].node.bundles().next().unwrap();
+    let id = crate::wire::BundleId {
+        source: summary.source.clone(),
+        creation: summary.creation,
+        fragment: None,
+    };
+    assert_eq!(net.hosts[1].node.stored_bundles(), 1, "b took a copy");
+    // b withdraws it (a cancel arrived); c withdraws it before ever seeing it.
+    let now = net.now;
+    assert_eq!(net.hosts[1].node.discard(now, &id, summary.expires), 1);
+    assert_eq!(net.hosts[2].node.discard(now, &id, summary.expires), 0);
+    net.run();
+    assert_eq!(net.hosts[1].node.stored_bundles(), 0);
+    // a still carries it and offers it to c: c refuses, it was withdrawn there.
+    net.connect(0, 2);
+    assert_eq!(net.hosts[2].node.stored_bundles(), 0);
+    assert!(net.hosts[2].node.counters().refused_duplicate >= 1);
+}
