@@ -155,7 +155,7 @@ pub enum SubmitError {
         /// Size of the refused bundle.
         needed: u64,
         /// The bundle's class.
-        class: crate::wire::Priority,
+        class: Priority,
         /// Room left to that class before eviction: the smallest of the room under the quota,
         /// under the class's share and under the reserve kept for emergencies.
         available: u64,

@@ -56,6 +56,10 @@ pub struct SessionConfig {
     /// Announce each multi-segment transfer's length with a Transfer Length extension
     /// (§5.2.5.1). Off by default: some peers (dtn7-rs) fail on any transfer extension item.
     pub send_transfer_length: bool,
+    /// Understand tern control transfers ([`super::msg::TERN_CONTROL_EXTENSION`]): deliver them
+    /// as [`super::Event::ControlReceived`]. Off, they are refused like any unknown critical
+    /// extension.
+    pub tern_control: bool,
     /// TLS offer; see [`TlsMode`].
     pub tls: TlsMode,
     /// Longest peer node ID accepted.
@@ -78,6 +82,7 @@ impl SessionConfig {
             contact_timeout_ms: 60_000,
             ending_timeout_ms: 30_000,
             send_transfer_length: false,
+            tern_control: true,
             tls: TlsMode::Disabled,
             max_node_id_len: DEFAULT_MAX_NODE_ID_LEN,
             max_extensions_len: DEFAULT_MAX_EXTENSIONS_LEN,

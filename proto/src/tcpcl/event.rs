@@ -57,6 +57,15 @@ pub enum Event {
         /// The reassembled bundle bytes (not yet validated as a bundle).
         bundle: Bytes,
     },
+    /// A tern control message arrived (a transfer carrying
+    /// [`super::msg::TERN_CONTROL_EXTENSION`]). The session has acknowledged it already: control
+    /// messages need no durability, and the engine validates their content.
+    ControlReceived {
+        /// The peer's transfer ID.
+        transfer_id: TransferId,
+        /// The message bytes.
+        message: Bytes,
+    },
     /// The peer acknowledged the whole of one of our transfers.
     TransferAcked {
         /// Our transfer ID.

@@ -38,6 +38,12 @@
 //! ID and length only; it ends a session when no KEEPALIVE arrives within its interval, so
 //! keepalives go out at half the negotiated interval; it fails on transfer extension items, so
 //! Transfer Length is off by default ([`SessionConfig::send_transfer_length`]).
+//!
+//! tern peers also exchange link-local control messages (set reconciliation, PRoPHET) as
+//! transfers marked with a private critical extension item ([`msg::TERN_CONTROL_EXTENSION`]),
+//! sent with [`Session::send_control`] and reported as [`Event::ControlReceived`]. Capability is
+//! learned in band — each side sends [`msg::CONTROL_HELLO`] first — because dtn7-rs ends a
+//! session on any session extension item in SESS_INIT.
 
 mod config;
 pub mod decode;

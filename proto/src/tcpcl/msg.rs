@@ -167,6 +167,21 @@ code_registry! {
 /// Type code of the Transfer Length transfer extension (RFC 9174 §5.2.5.1).
 pub const TRANSFER_LENGTH_EXTENSION: u16 = 0x0001;
 
+/// Type code of tern's control transfer extension, in RFC 9174 §9.5's private/experimental
+/// range (0x8000–0xFFFF). A transfer carrying it holds a tern link-local control message
+/// (set reconciliation, PRoPHET predictabilities), not a bundle.
+///
+/// Why a transfer extension and not a session extension: dtn7-rs 0.21 ends the session on any
+/// session extension item in SESS_INIT, so capability cannot be announced there. Instead each
+/// tern side sends [`CONTROL_HELLO`] as a control transfer once the session is up; a side that
+/// receives the peer's hello knows the peer speaks control messages. The item is critical, so a
+/// conforming peer that does not know it refuses the transfer (§5.2.5) rather than taking the
+/// bytes for a bundle.
+pub const TERN_CONTROL_EXTENSION: u16 = 0xF7E0;
+
+/// The payload of the control transfer each tern side sends first on a new session.
+pub const CONTROL_HELLO: &[u8] = b"tern-control/1";
+
 /// A session or transfer extension item: one TLV (RFC 9174 §4.8, §5.2.5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtensionItem {
@@ -188,6 +203,15 @@ impl ExtensionItem {
             flags: ExtensionFlags::empty(),
             item_type: TRANSFER_LENGTH_EXTENSION,
             value: Bytes::copy_from_slice(&total.to_be_bytes()),
+        }
+    }
+
+    /// The item that marks a transfer as a tern control message; critical, with no value.
+    pub fn tern_control() -> Self {
+        Self {
+            flags: ExtensionFlags::CRITICAL,
+            item_type: TERN_CONTROL_EXTENSION,
+            value: Bytes::new(),
         }
     }
 

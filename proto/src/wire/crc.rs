@@ -98,10 +98,8 @@ fn x25_step(crc: u16, c: &[u8]) -> u16 {
     for i in 2..n {
         rest ^= t[n - 1 - i][usize::from(c[i])];
     }
-    // Byte by byte, not as one 16-bit load: in an encoder the block was written a moment ago,
-    // and a load spanning two of those small stores could not be forwarded from them.
-    let [lo, hi] = crc.to_le_bytes();
-    rest ^ t[n - 1][usize::from(c[0] ^ lo)] ^ t[n - 2][usize::from(c[1] ^ hi)]
+    let x = crc ^ u16::from_le_bytes([c[0], c[1]]);
+    rest ^ t[n - 1][usize::from(x & 0xff)] ^ t[n - 2][usize::from(x >> 8)]
 }
 
 /// Feeds the two zero bytes that stand for a CRC-16 field (RFC 9171 §4.2.1) into the register.

@@ -12,8 +12,8 @@ use bytes::{Bytes, BytesMut};
 use super::Session;
 use crate::tcpcl::event::{AckError, Event, SessionError, TransferId};
 use crate::tcpcl::msg::{
-    ExtensionItem, MessageType, RefuseReason, SegmentFlags, TRANSFER_LENGTH_EXTENSION, XferAck,
-    XferRefuse, XferSegment,
+    ExtensionItem, MessageType, RefuseReason, SegmentFlags, TERN_CONTROL_EXTENSION,
+    TRANSFER_LENGTH_EXTENSION, XferAck, XferRefuse, XferSegment,
 };
 
 /// Most bytes reserved up front from a Transfer Length announcement: a peer that announces a
@@ -34,6 +34,8 @@ pub(super) struct Inbound {
 enum Current {
     Receiving {
         id: u64,
+        /// Carries tern's control extension: a control message, acknowledged on arrival.
+        control: bool,
         /// Announced by a Transfer Length extension (§5.2.5.1).
         total: Option<u64>,
         received: u64,
@@ -205,19 +207,28 @@ impl Session {
                 self.queue(|b| ack.encode(b));
             }
             Outcome::Complete(len) => {
-                let Some(Current::Receiving { data, .. }) = self.inbound.current.take() else {
+                let Some(Current::Receiving { data, control, .. }) = self.inbound.current.take()
+                else {
                     return;
                 };
                 self.inbound.pending.push_back(Pending {
                     id,
                     flags: segment.flags,
                     len,
-                    decision: None,
+                    decision: control.then_some(Decision::Ack),
                 });
-                self.events.push_back(Event::TransferReceived {
-                    transfer_id: TransferId(id),
-                    bundle: data.finish(),
-                });
+                if control {
+                    self.events.push_back(Event::ControlReceived {
+                        transfer_id: TransferId(id),
+                        message: data.finish(),
+                    });
+                    self.release_decisions();
+                } else {
+                    self.events.push_back(Event::TransferReceived {
+                        transfer_id: TransferId(id),
+                        bundle: data.finish(),
+                    });
+                }
             }
         }
     }
@@ -240,7 +251,12 @@ impl Session {
             self.refuse_arriving(id, end, RefuseReason::SESSION_TERMINATING);
             return false;
         }
-        let total = match transfer_length(&segment.extensions) {
+        let control = self.config.tern_control
+            && segment
+                .extensions
+                .iter()
+                .any(|item| item.item_type == TERN_CONTROL_EXTENSION);
+        let total = match transfer_length(&segment.extensions, self.config.tern_control) {
             Ok(total) => total,
             Err(reason) => {
                 self.refuse_arriving(id, end, reason);
@@ -254,14 +270,18 @@ impl Session {
         }
         self.inbound.current = Some(Current::Receiving {
             id,
+            control,
             total,
             received: 0,
             data: Reassembly::Empty,
         });
-        self.events.push_back(Event::TransferStarted {
-            transfer_id: TransferId(id),
-            total_len: total,
-        });
+        // A control message is not the driver's to refuse: it only hears of it once whole.
+        if !control {
+            self.events.push_back(Event::TransferStarted {
+                transfer_id: TransferId(id),
+                total_len: total,
+            });
+        }
         true
     }
 
@@ -331,9 +351,17 @@ impl Session {
 
 /// The Transfer Length a START segment announces (RFC 9174 §5.2.5.1), or the refusal its
 /// extension items call for (§5.2.5: an unknown critical item; a malformed or repeated length).
-fn transfer_length(items: &[ExtensionItem]) -> Result<Option<u64>, RefuseReason> {
+/// The Transfer Length item's value, if any; refuses unknown critical items (§5.2.5), which
+/// tern's control item is not when `tern_control` is on.
+fn transfer_length(
+    items: &[ExtensionItem],
+    tern_control: bool,
+) -> Result<Option<u64>, RefuseReason> {
     let mut total = None;
     for item in items {
+        if tern_control && item.item_type == TERN_CONTROL_EXTENSION {
+            continue;
+        }
         if item.item_type == TRANSFER_LENGTH_EXTENSION {
             let value = <[u8; 8]>::try_from(&item.value[..]);
             match (total, value) {

@@ -30,6 +30,8 @@ pub(super) struct Outbound {
 #[derive(Debug)]
 struct Transfer {
     id: u64,
+    /// A tern control message rather than a bundle: marked with the control extension.
+    control: bool,
     data: Bytes,
     /// Bytes handed to the driver so far.
     sent: usize,
@@ -48,8 +50,9 @@ impl Default for Outbound {
 }
 
 impl Outbound {
+    /// Bundle transfers in flight (control messages do not count: see `send_control`).
     pub(super) fn len(&self) -> usize {
-        self.transfers.len()
+        self.transfers.iter().filter(|t| !t.control).count()
     }
 
     pub(super) fn is_idle(&self) -> bool {
@@ -81,6 +84,21 @@ impl Session {
     /// flight, up to `max_in_flight`; each ends with [`Event::TransferAcked`],
     /// [`Event::TransferRefused`] or [`Event::TransferFailed`].
     pub fn send_bundle(&mut self, bundle: Bytes) -> Result<TransferId, SendError> {
+        self.enqueue(bundle, false)
+    }
+
+    /// Queues a tern control message (see [`crate::tcpcl::msg::TERN_CONTROL_EXTENSION`]); it
+    /// ends with the same events as a bundle transfer. Send one only to a peer whose
+    /// [`crate::tcpcl::msg::CONTROL_HELLO`] arrived, and the hello itself first.
+    ///
+    /// Control messages do not count against `max_in_flight`: they are few (the engine bounds
+    /// them per contact) and must not wait behind a window full of bundles, or reconciliation
+    /// would stall the very transfers it schedules.
+    pub fn send_control(&mut self, message: Bytes) -> Result<TransferId, SendError> {
+        self.enqueue(message, true)
+    }
+
+    fn enqueue(&mut self, bundle: Bytes, control: bool) -> Result<TransferId, SendError> {
         match self.state {
             State::Established => {}
             State::Closed => return Err(SendError::Ending),
@@ -102,7 +120,7 @@ impl Session {
             let max = peer.transfer_mru;
             return Err(SendError::TooLarge { len, max });
         }
-        if self.outbound.transfers.len() >= self.config.max_in_flight {
+        if !control && self.outbound.len() >= self.config.max_in_flight {
             let max = self.config.max_in_flight;
             return Err(SendError::WindowFull { max });
         }
@@ -114,6 +132,7 @@ impl Session {
         self.outbound.next_id = id.checked_add(1);
         self.outbound.transfers.push_back(Transfer {
             id,
+            control,
             data: bundle,
             sent: 0,
             acked: 0,
@@ -139,16 +158,19 @@ impl Session {
         let end = start + limit.min(total - start);
         transfer.sent = end;
         let id = transfer.id;
+        let control = transfer.control;
         let data = transfer.data.slice(start..end);
         let mut flags = SegmentFlags::empty();
         flags.set(SegmentFlags::START, start == 0);
         flags.set(SegmentFlags::END, end == total);
         // §5.2.5.1: announce the length only when there is more than one segment.
-        let extensions = if start == 0 && end < total && self.config.send_transfer_length {
-            vec![ExtensionItem::transfer_length(total as u64)]
-        } else {
-            Vec::new()
-        };
+        let mut extensions = Vec::new();
+        if start == 0 && control {
+            extensions.push(ExtensionItem::tern_control());
+        }
+        if start == 0 && end < total && self.config.send_transfer_length {
+            extensions.push(ExtensionItem::transfer_length(total as u64));
+        }
         let mut header = BytesMut::new();
         if let Err(e) = encode_segment_header(flags, id, &extensions, data.len(), &mut header) {
             self.abort(e.into(), SessTermReason::UNKNOWN, true);

@@ -564,3 +564,79 @@ fn transfers_flow_both_ways_at_once() {
             .any(|(_, e)| *e == Event::TransferAcked { transfer_id: to_a })
     );
 }
+
+#[test]
+fn control_message_is_delivered_as_control_and_acknowledged_without_a_decision() {
+    let mut pair = Pair::established(config("a"), config("b"));
+    let id = pair
+        .a
+        .send_control(Bytes::from_static(crate::tcpcl::msg::CONTROL_HELLO))
+        .unwrap();
+    pair.drive();
+    assert_eq!(
+        only_events(&pair.b_events),
+        vec![Event::ControlReceived {
+            transfer_id: id,
+            message: Bytes::from_static(crate::tcpcl::msg::CONTROL_HELLO),
+        }]
+    );
+    assert!(pair.b_received().is_empty(), "a control message is not a bundle");
+    assert_eq!(
+        only_events(&pair.a_events),
+        vec![Event::TransferAcked { transfer_id: id }]
+    );
+}
+
+#[test]
+fn control_messages_pass_a_full_window_of_bundles() {
+    let mut a = config("a");
+    a.max_in_flight = 1;
+    let mut pair = Pair::established(a, config("b"));
+    pair.a.send_bundle(pattern(10)).unwrap();
+    assert!(!pair.a.can_send());
+    pair.a.send_control(pattern(20)).unwrap();
+    pair.drive();
+    let control = pair
+        .b_events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::ControlReceived { .. }))
+        .count();
+    assert_eq!(control, 1);
+    assert_eq!(pair.b_received().len(), 1);
+}
+
+#[test]
+fn peer_without_tern_control_refuses_the_control_transfer_as_an_unknown_critical_extension() {
+    let mut b = config("b");
+    b.tern_control = false;
+    let mut pair = Pair::established(config("a"), b);
+    let id = pair.a.send_control(pattern(20)).unwrap();
+    pair.drive();
+    assert!(pair.b_received().is_empty());
+    assert_eq!(
+        only_events(&pair.a_events),
+        vec![Event::TransferRefused {
+            transfer_id: id,
+            reason: RefuseReason::EXTENSION_FAILURE
+        }]
+    );
+}
+
+#[test]
+fn multi_segment_control_message_is_reassembled() {
+    let mut b = config("b");
+    b.segment_mru = 100;
+    let mut pair = Pair::established(config("a"), b);
+    let message = pattern(1000);
+    pair.a.send_control(message.clone()).unwrap();
+    pair.drive();
+    let got: Vec<Bytes> = pair
+        .b_events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::ControlReceived { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, vec![message]);
+}
