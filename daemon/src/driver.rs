@@ -45,6 +45,16 @@ pub enum LinkEvent {
         remote: SocketAddr,
         /// Convergence layer name, for operators.
         cla: &'static str,
+        /// The peer is a tern node that speaks link-local control messages (its hello
+        /// arrived): the node reconciles stores with it instead of keeping per-peer history.
+        control: bool,
+    },
+    /// A tern control message arrived from the peer.
+    Control {
+        /// The link.
+        link: LinkId,
+        /// The message, validated by the node.
+        bytes: Bytes,
     },
     /// A whole bundle arrived.
     Received {
@@ -92,6 +102,11 @@ pub enum LinkCommand {
         rx: RxId,
         /// Why.
         reason: RefuseReason,
+    },
+    /// Send a tern control message to the peer (only on links that announced `control`).
+    Control {
+        /// The message.
+        message: Bytes,
     },
     /// End the session.
     Close,
@@ -338,8 +353,9 @@ impl Driver {
                 commands,
                 remote,
                 cla,
+                control,
             } => {
-                info!(%link, peer = ?peer.as_ref().map(ToString::to_string), %remote, cla, "link up");
+                info!(%link, peer = ?peer.as_ref().map(ToString::to_string), %remote, cla, control, "link up");
                 self.links.insert(
                     link,
                     LinkInfo {
@@ -351,8 +367,14 @@ impl Driver {
                         deferred: VecDeque::new(),
                     },
                 );
-                Input::LinkUp { link, peer }
+                self.node.handle(now, Input::LinkUp { link, peer });
+                if !control {
+                    return;
+                }
+                // Before any output is drained: the node then reconciles instead of offering.
+                Input::ControlReady { link }
             }
+            LinkEvent::Control { link, bytes } => Input::Control { link, bytes },
             LinkEvent::Received { link, rx, bytes } => Input::Received { link, rx, bytes },
             LinkEvent::Transmitted { token, outcome } => {
                 let link = self.sent(token);
@@ -466,10 +488,12 @@ impl Driver {
                 }
                 Output::Deliver { endpoint, key } => self.deliver(endpoint, key),
                 Output::Report(report) => log_report(&report),
-                Output::Control { link, .. } => {
-                    // No link here declares a control channel (`Input::ControlReady`).
-                    debug!(%link, "control message dropped: the link has no control channel");
-                }
+                Output::Control { link, message } => match self.links.get(&link) {
+                    Some(info) => {
+                        let _ = info.commands.send(LinkCommand::Control { message });
+                    }
+                    None => debug!(%link, "control message for a link that is gone"),
+                },
             }
         }
     }

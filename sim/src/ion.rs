@@ -89,7 +89,7 @@ pub fn parse(text: &str) -> Result<ContactPlan, TraceError> {
         match f[..] {
             ["a", "contact", ..] => plan.contacts.push(contact(line, &f[2..])?),
             ["a", "range", ..] => plan.ranges.push(range(line, &f[2..])?),
-            [command, what, ..] if command == "a" => {
+            ["a", what, ..] => {
                 return Err(err(format!(
                     "'a {what}' is not read: a contact plan has 'a contact' and 'a range' lines"
                 )));

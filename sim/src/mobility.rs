@@ -88,6 +88,20 @@ pub struct Motion {
     torus: Option<Rect>,
     last: Option<SimTime>,
     in_range: Pairs,
+    /// Some host moves (kinds never change, so this is fixed at the start).
+    moving: bool,
+    /// Buffers of the grid, kept between steps so a step allocates nothing.
+    scratch: Scratch,
+}
+
+/// The grid's buffers.
+#[derive(Debug, Default)]
+struct Scratch {
+    pts: Vec<(usize, Point)>,
+    keys: Vec<usize>,
+    start: Vec<u32>,
+    fill: Vec<u32>,
+    sorted: Vec<(usize, Point)>,
 }
 
 fn random_point(rng: &mut ChaCha8Rng, area: Rect) -> Point {
@@ -214,21 +228,24 @@ impl Motion {
         if movers.iter().all(Option::is_none) {
             return None;
         }
+        let moving = movers
+            .iter()
+            .flatten()
+            .any(|m| !matches!(m.kind, Kind::Fixed));
         Some(Self {
+            moving,
             movers,
             range: plan.link.range,
             torus: plan.torus,
             last: None,
             in_range: Vec::new(),
+            scratch: Scratch::default(),
         })
     }
 
     /// True if some host moves (so steps must keep coming).
     pub fn moving(&self) -> bool {
-        self.movers
-            .iter()
-            .flatten()
-            .any(|m| !matches!(m.kind, Kind::Fixed))
+        self.moving
     }
 
     /// Host `h`'s position, if it has one.
@@ -259,24 +276,32 @@ impl Motion {
     /// least one range wide (a counting sort, linear in hosts plus cells), and each occupied
     /// cell is compared with itself and its distinct neighbours. Cells grow beyond the range
     /// when the area is sparse, so the grid never has more than about four cells per host.
-    fn pairs_in_range(&self) -> Pairs {
+    fn pairs_in_range(&mut self) -> Pairs {
         let mut out = Vec::new();
-        let r = self.range;
-        let pts: Vec<(usize, Point)> = self
-            .movers
-            .iter()
-            .enumerate()
-            .filter_map(|(h, m)| Some((h, m.as_ref()?.pos)))
-            .collect();
+        let (r, torus) = (self.range, self.torus);
+        let Scratch {
+            pts,
+            keys,
+            start,
+            fill,
+            sorted,
+        } = &mut self.scratch;
+        pts.clear();
+        pts.extend(
+            self.movers
+                .iter()
+                .enumerate()
+                .filter_map(|(h, m)| Some((h, m.as_ref()?.pos))),
+        );
         if r <= 0.0 || pts.len() < 2 {
             return out;
         }
         let n = pts.len() as f64;
-        let (origin, w, h) = match self.torus {
+        let (origin, w, h) = match torus {
             Some(t) => ((t.x0, t.y0), t.x1 - t.x0, t.y1 - t.y0),
             None => {
                 let (mut lo, mut hi) = (pts[0].1, pts[0].1);
-                for &(_, p) in &pts {
+                for &(_, p) in pts.iter() {
                     lo = (lo.0.min(p.0), lo.1.min(p.1));
                     hi = (hi.0.max(p.0), hi.1.max(p.1));
                 }
@@ -285,7 +310,7 @@ impl Motion {
         };
         // Cell side: at least the range; larger if that would make many more cells than hosts.
         let side = r.max((w * h / (4.0 * n)).sqrt());
-        let wrap = self.torus.is_some();
+        let wrap = torus.is_some();
         let count = |extent: f64| -> i64 {
             if wrap {
                 // Whole cells only, so every cell of the torus is at least `side` wide.
@@ -307,75 +332,92 @@ impl Motion {
         };
         // Counting sort of hosts by cell.
         let cells = (nx * ny) as usize;
-        let mut start = vec![0u32; cells + 1];
-        let keys: Vec<usize> = pts.iter().map(|&(_, p)| cell_of(p)).collect();
-        for &k in &keys {
+        start.clear();
+        start.resize(cells + 1, 0);
+        keys.clear();
+        keys.extend(pts.iter().map(|&(_, p)| cell_of(p)));
+        for &k in keys.iter() {
             start[k + 1] += 1;
         }
         for c in 0..cells {
             start[c + 1] += start[c];
         }
-        let mut fill = start.clone();
-        let mut sorted = vec![(0usize, (0.0, 0.0)); pts.len()];
+        fill.clear();
+        fill.extend_from_slice(start);
+        sorted.clear();
+        sorted.resize(pts.len(), (0, (0.0, 0.0)));
         for (i, &k) in keys.iter().enumerate() {
             sorted[fill[k] as usize] = pts[i];
             fill[k] += 1;
         }
         let members = |c: usize| &sorted[start[c] as usize..start[c + 1] as usize];
-        let mut neighbours: Vec<usize> = Vec::with_capacity(9);
-        for c in 0..cells {
+        let ordered = |a: usize, b: usize| if a < b { (a, b) } else { (b, a) };
+        // Each occupied cell is compared with itself and the four neighbours "ahead" of it
+        // (right, and the three above): every pair of neighbouring cells is visited once. On a
+        // torus of one or two cells a side, offsets can name the same cell twice; the final
+        // dedup removes the pairs seen twice.
+        const AHEAD: [(i64, i64); 4] = [(1, 0), (-1, 1), (0, 1), (1, 1)];
+        let mut i0 = 0;
+        while i0 < sorted.len() {
+            let c = keys_sorted(&sorted[i0], cell_of);
             let here = members(c);
-            if here.is_empty() {
-                continue;
-            }
-            let (cx, cy) = ((c as i64) % nx, (c as i64) / nx);
-            neighbours.clear();
-            for dy in -1..=1 {
-                for dx in -1..=1 {
-                    let (mut x, mut y) = (cx + dx, cy + dy);
-                    if wrap {
-                        x = x.rem_euclid(nx);
-                        y = y.rem_euclid(ny);
-                    } else if !(0..nx).contains(&x) || !(0..ny).contains(&y) {
-                        continue;
+            i0 = start[c + 1] as usize;
+            for (a, &(i, pi)) in here.iter().enumerate() {
+                for &(j, pj) in &here[a + 1..] {
+                    if close(r, torus, pi, pj) {
+                        out.push(ordered(i, j));
                     }
-                    neighbours.push((y * nx + x) as usize);
                 }
             }
-            // On a small torus two offsets can name one cell: visit each once.
-            neighbours.sort_unstable();
-            neighbours.dedup();
-            for &nb in &neighbours {
+            let (cx, cy) = ((c as i64) % nx, (c as i64) / nx);
+            for (dx, dy) in AHEAD {
+                let (mut x, mut y) = (cx + dx, cy + dy);
+                if wrap {
+                    x = x.rem_euclid(nx);
+                    y = y.rem_euclid(ny);
+                } else if !(0..nx).contains(&x) || !(0..ny).contains(&y) {
+                    continue;
+                }
+                let nb = (y * nx + x) as usize;
+                if nb == c {
+                    continue;
+                }
                 for &(j, pj) in members(nb) {
                     for &(i, pi) in here {
-                        if i < j && self.close(pi, pj) {
-                            out.push((i, j));
+                        if close(r, torus, pi, pj) {
+                            out.push(ordered(i, j));
                         }
                     }
                 }
             }
         }
         out.sort_unstable();
+        out.dedup();
         out
-    }
-
-    /// True if `a` and `b` are within range (the short way round on a torus).
-    fn close(&self, a: Point, b: Point) -> bool {
-        let (mut dx, mut dy) = ((a.0 - b.0).abs(), (a.1 - b.1).abs());
-        if let Some(t) = self.torus {
-            dx = dx.min((t.x1 - t.x0) - dx);
-            dy = dy.min((t.y1 - t.y0) - dy);
-        }
-        dx * dx + dy * dy <= self.range * self.range
     }
 
     #[cfg(test)]
     fn within(&self, i: usize, j: usize) -> bool {
         match (self.position(i), self.position(j)) {
-            (Some(a), Some(b)) => self.close(a, b),
+            (Some(a), Some(b)) => close(self.range, self.torus, a, b),
             _ => false,
         }
     }
+}
+
+/// The cell of a sorted entry (recomputed: cheaper than storing it beside every entry).
+fn keys_sorted(entry: &(usize, Point), cell_of: impl Fn(Point) -> usize) -> usize {
+    cell_of(entry.1)
+}
+
+/// True if `a` and `b` are within `range` (the short way round on a torus).
+fn close(range: f64, torus: Option<Rect>, a: Point, b: Point) -> bool {
+    let (mut dx, mut dy) = ((a.0 - b.0).abs(), (a.1 - b.1).abs());
+    if let Some(t) = torus {
+        dx = dx.min((t.x1 - t.x0) - dx);
+        dy = dy.min((t.y1 - t.y0) - dy);
+    }
+    dx * dx + dy * dy <= range * range
 }
 
 /// The pairs only in `old` and those only in `new` (both sorted).

@@ -87,6 +87,9 @@ pub fn write_all(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, PlotError>
     plots.iter().map(|c| c.draw(dir)).collect()
 }
 
+/// One line of a chart: its legend, its points, its colour.
+type Line = (&'static str, Vec<(f64, f64)>, RGBColor);
+
 /// One line chart.
 struct Chart {
     file: &'static str,
@@ -95,7 +98,7 @@ struct Chart {
     y: &'static str,
     x_max: f64,
     y_max: f64,
-    series: Vec<(&'static str, Vec<(f64, f64)>, RGBColor)>,
+    series: Vec<Line>,
 }
 
 impl Chart {

@@ -108,7 +108,11 @@ pub fn plan_at(text: &str, path: &Path, point: &Point) -> Result<Plan, SweepErro
         set(&mut doc, key, value)?;
     }
     let edited = toml::to_string(&doc).map_err(|e| SweepError::BadKey {
-        key: point.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(","),
+        key: point
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
         message: e.to_string(),
     })?;
     scenario::parse(&edited, path, None).map_err(|source| SweepError::BadValue {
@@ -139,10 +143,9 @@ fn set(doc: &mut toml::Table, key: &str, v: &str) -> Result<(), SweepError> {
     };
     let groups = |doc: &mut toml::Table| -> Result<Vec<toml::Table>, SweepError> {
         match doc.get("group") {
-            Some(toml::Value::Array(a)) if !a.is_empty() => Ok(a
-                .iter()
-                .filter_map(|g| g.as_table().cloned())
-                .collect()),
+            Some(toml::Value::Array(a)) if !a.is_empty() => {
+                Ok(a.iter().filter_map(|g| g.as_table().cloned()).collect())
+            }
             _ => Err(bad("the scenario has no [[group]]".into())),
         }
     };
@@ -200,7 +203,9 @@ fn set(doc: &mut toml::Table, key: &str, v: &str) -> Result<(), SweepError> {
                     let len = a.len();
                     a.get_mut(idx)
                         .and_then(toml::Value::as_table_mut)
-                        .ok_or_else(|| bad(format!("{name} has {len} entries; [{idx}] is not one")))?
+                        .ok_or_else(|| {
+                            bad(format!("{name} has {len} entries; [{idx}] is not one"))
+                        })?
                 }
                 _ => return Err(bad(format!("{name} is not a list of tables"))),
             },
@@ -473,7 +478,9 @@ pub fn json(scenario: &str, runs: usize, results: &[PointResult]) -> String {
 /// `sweep.csv`: one line per grid point and metric: the parameters, the metric, its mean,
 /// 95 % half-width and count.
 pub fn summary_csv(results: &[PointResult]) -> String {
-    let keys: Vec<&String> = results.first().map_or(Vec::new(), |r| r.params.keys().collect());
+    let keys: Vec<&String> = results
+        .first()
+        .map_or(Vec::new(), |r| r.params.keys().collect());
     let mut out = keys
         .iter()
         .map(|k| k.as_str())
@@ -549,8 +556,20 @@ mod tests {
             "nodes=5,10,20".parse().unwrap(),
         ]);
         assert_eq!(g.len(), 6);
-        assert_eq!(g[0], [("router".into(), "epidemic".into()), ("nodes".into(), "5".into())]);
-        assert_eq!(g[5], [("router".into(), "direct".into()), ("nodes".into(), "20".into())]);
+        assert_eq!(
+            g[0],
+            [
+                ("router".into(), "epidemic".into()),
+                ("nodes".into(), "5".into())
+            ]
+        );
+        assert_eq!(
+            g[5],
+            [
+                ("router".into(), "direct".into()),
+                ("nodes".into(), "20".into())
+            ]
+        );
     }
 
     #[test]
@@ -578,7 +597,10 @@ mod tests {
         assert!(e.starts_with("--set link.speed=5:"), "{e}");
         assert!(e.contains("unknown field `speed`"), "{e}");
         let e = at(&[("workload[3].size", "5")]).unwrap_err().to_string();
-        assert_eq!(e, "--set workload[3].size: workload has 1 entries; [3] is not one");
+        assert_eq!(
+            e,
+            "--set workload[3].size: workload has 1 entries; [3] is not one"
+        );
         let e = at(&[("seed", "5")]).unwrap_err().to_string();
         assert_eq!(e, "--set seed: runs set the seeds (see --runs)");
         let e = at(&[("router", "teleport")]).unwrap_err().to_string();
@@ -594,7 +616,13 @@ mod tests {
         assert_eq!(seeds, [4, 5, 6]);
         assert_eq!(one[0], two[0]);
         let point = PointResult::new(&vec![("nodes".into(), "3".into())], one[0].clone());
-        let created = point.metrics.iter().find(|m| m.0 == "created").unwrap().1.unwrap();
+        let created = point
+            .metrics
+            .iter()
+            .find(|m| m.0 == "created")
+            .unwrap()
+            .1
+            .unwrap();
         assert_eq!(created.n, 3);
         assert!(table(&[point]).contains("nodes=3"));
     }

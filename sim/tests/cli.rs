@@ -138,7 +138,12 @@ fn sweep_runs_the_grid_and_writes_estimates() {
 #[test]
 fn sweep_names_a_bad_key() {
     let scenario = scenarios().join("partition.toml");
-    let out = tern_sim(&["sweep", scenario.to_str().unwrap(), "--set", "link.colour=red"]);
+    let out = tern_sim(&[
+        "sweep",
+        scenario.to_str().unwrap(),
+        "--set",
+        "link.colour=red",
+    ]);
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(stderr.contains("--set link.colour=red:"), "{stderr}");

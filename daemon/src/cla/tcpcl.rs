@@ -6,6 +6,11 @@
 //!
 //! Static peers are kept connected by [`keep_connected`], which reconnects with exponential
 //! backoff (1 s doubling to 60 s, reset after a session that lasted).
+//!
+//! Control channel: once a session is up, the task sends tern's control hello
+//! (`proto::tcpcl::msg::CONTROL_HELLO`) and tells the driver the link is up only when the
+//! peer's answer is known — its hello arrived (a tern peer: `control: true`), or our hello was
+//! refused or failed (dtn7-rs and other implementations refuse it), or [`HELLO_WAIT`] passed.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::IoSlice;
@@ -135,6 +140,25 @@ pub async fn keep_connected(
     }
 }
 
+/// Longest a new session waits for the peer's control hello before the link is announced
+/// without a control channel (a peer that neither answers nor refuses the hello).
+const HELLO_WAIT: Duration = Duration::from_secs(2);
+
+/// Where the control-channel handshake of a session stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hello {
+    /// Session not established yet.
+    Before,
+    /// Our hello is out; the link is announced when the peer's arrives, ours is refused, or
+    /// at the deadline.
+    Waiting {
+        ours: Option<TransferId>,
+        deadline: tokio::time::Instant,
+    },
+    /// The link is announced to the driver.
+    Done,
+}
+
 /// State of one session task.
 struct Link {
     session: Session,
@@ -142,7 +166,14 @@ struct Link {
     handle: DriverHandle,
     commands_tx: mpsc::UnboundedSender<LinkCommand>,
     remote: SocketAddr,
+    /// The driver was told the link is up (`LinkEvent::Up`).
     up: bool,
+    /// The control-channel handshake.
+    hello: Hello,
+    /// The peer's node ID, kept from SESS_INIT until the link is announced.
+    peer: Option<proto::wire::Eid>,
+    /// The peer sent its control hello: control messages flow both ways.
+    peer_control: bool,
     /// Bundles waiting for room in the session's window.
     queued: VecDeque<(TxToken, Bytes)>,
     /// Our transfers in flight and the node's token for each.
@@ -179,6 +210,9 @@ async fn run_session(
         commands_tx,
         remote,
         up: false,
+        hello: Hello::Before,
+        peer: None,
+        peer_control: false,
         queued: VecDeque::new(),
         tokens: BTreeMap::new(),
         fragmented: BTreeMap::new(),
@@ -202,10 +236,17 @@ async fn run_session(
             break reason;
         }
         out.fill(&mut link.session);
+        let hello_deadline = match link.hello {
+            Hello::Waiting { deadline, .. } => Some(deadline),
+            Hello::Before | Hello::Done => None,
+        };
         let deadline = link
             .session
             .poll_timeout()
-            .map(|ms| link.clock.deadline(proto::node::Instant::from_millis(ms)));
+            .map(|ms| link.clock.deadline(proto::node::Instant::from_millis(ms)))
+            .into_iter()
+            .chain(hello_deadline)
+            .min();
         // Reading never waits for writing: a peer that writes a large bundle while not reading
         // (dtn7-rs does) must not deadlock against us doing the same.
         tokio::select! {
@@ -227,6 +268,10 @@ async fn run_session(
             () = sleep_until(deadline) => {
                 let now = link.now_ms();
                 link.session.handle_timeout(now);
+                if hello_deadline.is_some_and(|d| d <= tokio::time::Instant::now()) {
+                    debug!(link = %link.id, "no control hello from the peer");
+                    link.announce();
+                }
             }
             _ = stop.changed() => link.session.close_now(SessTermReason::UNKNOWN),
         }
@@ -337,19 +382,20 @@ impl Link {
                 } => {
                     self.peer_transfer_mru = peer_transfer_mru;
                     info!(link = %self.id, peer = ?peer_node_id.as_ref().map(ToString::to_string), keepalive_secs, peer_segment_mru, "TCPCL session established");
-                    self.up = true;
-                    let _ = self.handle.links.send(LinkEvent::Up {
-                        link: self.id,
-                        peer: peer_node_id,
-                        commands: self.commands_tx.clone(),
-                        remote: self.remote,
-                        cla: "tcpcl",
-                    });
+                    self.peer = peer_node_id;
+                    self.start_hello();
+                }
+                Event::ControlReceived { message, .. } => self.control_received(message),
+                Event::TransferStarted { .. } if self.hello != Hello::Done => {
+                    // A tern peer's hello precedes its first bundle (both sides send it as
+                    // soon as the session is up): a bundle first means no control channel.
+                    self.announce();
                 }
                 Event::TransferReceived {
                     transfer_id,
                     bundle,
                 } => {
+                    self.announce();
                     let _ = self.handle.links.send(LinkEvent::Received {
                         link: self.id,
                         rx: RxId(transfer_id.0),
@@ -358,6 +404,16 @@ impl Link {
                 }
                 Event::TransferAcked { transfer_id } => {
                     self.settle(transfer_id, TxOutcome::Accepted)
+                }
+                Event::TransferRefused {
+                    transfer_id,
+                    reason,
+                } if self.is_our_hello(transfer_id) => {
+                    debug!(link = %self.id, %reason, "peer refused the control hello: no control channel");
+                    self.announce();
+                }
+                Event::TransferFailed { transfer_id } if self.is_our_hello(transfer_id) => {
+                    self.announce();
                 }
                 Event::TransferRefused {
                     transfer_id,
@@ -406,8 +462,77 @@ impl Link {
         None
     }
 
+    /// Sends our control hello, or announces the link at once if control is off.
+    fn start_hello(&mut self) {
+        if !self.session_config_control() {
+            self.announce();
+            return;
+        }
+        let hello = Bytes::from_static(proto::tcpcl::msg::CONTROL_HELLO);
+        match self.session.send_control(hello) {
+            Ok(id) => {
+                self.hello = Hello::Waiting {
+                    ours: Some(id),
+                    deadline: tokio::time::Instant::now() + HELLO_WAIT,
+                };
+            }
+            Err(e) => {
+                debug!(error = %e, "control hello not sent");
+                self.announce();
+            }
+        }
+    }
+
+    fn session_config_control(&self) -> bool {
+        self.session.tern_control()
+    }
+
+    fn is_our_hello(&self, id: TransferId) -> bool {
+        matches!(self.hello, Hello::Waiting { ours: Some(ours), .. } if ours == id)
+    }
+
+    /// Tells the driver the link is up (once), with or without a control channel.
+    fn announce(&mut self) {
+        if self.hello == Hello::Done {
+            return;
+        }
+        self.hello = Hello::Done;
+        self.up = true;
+        let _ = self.handle.links.send(LinkEvent::Up {
+            link: self.id,
+            peer: self.peer.clone(),
+            commands: self.commands_tx.clone(),
+            remote: self.remote,
+            cla: "tcpcl",
+            control: self.peer_control,
+        });
+    }
+
+    fn control_received(&mut self, message: Bytes) {
+        if message.as_ref() == proto::tcpcl::msg::CONTROL_HELLO {
+            if self.hello != Hello::Done {
+                self.peer_control = true;
+                self.announce();
+            }
+            return;
+        }
+        if self.up && self.peer_control {
+            let _ = self.handle.links.send(LinkEvent::Control {
+                link: self.id,
+                bytes: message,
+            });
+        } else {
+            debug!(link = %self.id, "control message before the peer's hello: dropped");
+        }
+    }
+
     fn command(&mut self, cmd: LinkCommand) {
         match cmd {
+            LinkCommand::Control { message } => {
+                if let Err(e) = self.session.send_control(message) {
+                    debug!(error = %e, "control message not sent");
+                }
+            }
             LinkCommand::Send { token, bytes } => {
                 if bytes.len() as u64 > self.peer_transfer_mru {
                     self.queue_fragments(token, bytes);

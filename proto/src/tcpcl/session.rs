@@ -129,6 +129,12 @@ impl Session {
         self.role
     }
 
+    /// True if this side understands tern control transfers (see
+    /// [`SessionConfig::tern_control`]).
+    pub fn tern_control(&self) -> bool {
+        self.config.tern_control
+    }
+
     /// True once SESS_INIT was exchanged and until the session closes (also while ending).
     pub fn is_established(&self) -> bool {
         self.state == State::Established

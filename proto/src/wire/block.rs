@@ -306,13 +306,19 @@ fn finish(r: &Reader<'_>) -> Result<(), DecodeError> {
 /// CRC covers the block with the value's bytes as zeros.
 #[inline(always)]
 pub(crate) fn finish_crc(w: &mut SliceWriter<'_>, start: usize, crc: CrcType) {
-    if crc == CrcType::None {
-        return;
+    match crc {
+        CrcType::None => {}
+        CrcType::Crc16 => {
+            w.byte(0x42);
+            let value = super::crc::crc16_with_zero_field(w.written_since(start));
+            w.raw(&value.to_be_bytes());
+        }
+        CrcType::Crc32c => {
+            w.byte(0x44);
+            let value = crc.compute(w.written_since(start));
+            w.raw(&value.to_be_bytes());
+        }
     }
-    let len = crc.value_len();
-    w.header(2, len as u64);
-    let value = crc.compute(w.written_since(start));
-    crc.write_value(value, w.slot(len));
 }
 
 /// Reads the CRC item of a block that started at `start` and checks it.

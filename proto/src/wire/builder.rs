@@ -154,6 +154,58 @@ mod tests {
     }
 
     #[test]
+    fn report_to_sharing_only_a_prefix_with_the_source_decodes_as_itself() {
+        let b = BundleBuilder::new(
+            "dtn://a/x".parse().unwrap(),
+            "dtn://b/inbox".parse().unwrap(),
+            ts(),
+            3_600_000,
+        )
+        .report_to("dtn://a/xy".parse().unwrap())
+        .payload(&b"hi"[..])
+        .build()
+        .unwrap();
+        let decoded = Bundle::decode(Bytes::from(b.encode())).unwrap();
+        assert_eq!(decoded.primary().report_to.to_string(), "dtn://a/xy");
+        assert_eq!(decoded.primary().source.to_string(), "dtn://a/x");
+    }
+
+    #[test]
+    fn encoding_with_every_integer_at_its_longest_fits_the_size_hint_and_round_trips() {
+        let long_node = format!("dtn://{}/{}", "n".repeat(40), "s".repeat(300));
+        let b = BundleBuilder::new(
+            "ipn:4294967295.4294967295.18446744073709551615"
+                .parse()
+                .unwrap(),
+            long_node.parse().unwrap(),
+            CreationTimestamp::new(DtnTime(u64::MAX), u64::MAX),
+            u64::MAX,
+        )
+        .report_to("ipn:4294967295.18446744073709551615".parse().unwrap())
+        .crc(CrcType::Crc32c)
+        .hop_limit(255)
+        .bundle_age(u64::MAX)
+        .previous_node(long_node.parse().unwrap())
+        .extension(
+            BlockBody::Other {
+                block_type: u64::MAX,
+                data: Bytes::from(vec![7u8; 300]),
+            },
+            BlockFlags::empty(),
+        )
+        .payload(vec![1u8; 70_000])
+        .build()
+        .unwrap();
+        let mut out = vec![0xee; 5];
+        b.encode_into(&mut out);
+        assert_eq!(&out[..5], &[0xee; 5]);
+        let encoded = b.encode();
+        assert_eq!(&out[5..], &encoded[..]);
+        assert!(encoded.len() <= b.size_hint());
+        assert_eq!(Bundle::decode(Bytes::from(encoded)).unwrap(), b);
+    }
+
+    #[test]
     fn zero_creation_time_without_age_block_is_refused() {
         let err = BundleBuilder::new(
             "dtn://a/".parse().unwrap(),

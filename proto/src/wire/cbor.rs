@@ -96,17 +96,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A reader over a nested buffer (e.g. block-type-specific data) whose errors report offsets
-    /// relative to the outer input.
-    pub(crate) fn nested(buf: &'a Bytes, base: usize) -> Self {
-        Self {
-            src: buf,
-            buf,
-            pos: 0,
-            base,
-        }
-    }
-
     /// A reader over the next `len` bytes only (which the caller knows are there), in place: it
     /// reports the same absolute offsets and copies nothing. Embedded CBOR such as a hop-count
     /// block's data is decoded through one, so it cannot read past its byte string.
@@ -351,12 +340,6 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A byte string, as a zero-copy slice of the input.
-    pub(crate) fn bytes(&mut self) -> Result<Bytes, DecodeError> {
-        let (len, _) = self.length(Major::ByteString)?;
-        Ok(self.take(len))
-    }
-
     /// The next `len` bytes (which the caller knows are there) as a zero-copy slice.
     #[inline(always)]
     pub(crate) fn take(&mut self, len: usize) -> Bytes {
@@ -575,15 +558,24 @@ impl<'a> SliceWriter<'a> {
             self.byte(mt | arg as u8);
             return;
         }
-        // 1, 2, 4 or 8 argument bytes, by the count of significant bytes in `arg`.
-        const ARG_BYTES: [u8; 9] = [1, 1, 2, 4, 4, 8, 8, 8, 8];
-        let n = u32::from(ARG_BYTES[(8 - arg.leading_zeros() / 8) as usize]);
-        // Additional info 24..=27 says 1, 2, 4 or 8 bytes follow.
-        let initial = mt | (24 + n.trailing_zeros()) as u8;
+        // Additional info 24..=27 and its 1, 2, 4 or 8 argument bytes, by the count of
+        // significant bytes in `arg`.
+        const BY_BYTES: [(u8, u32); 9] = [
+            (24, 1),
+            (24, 1),
+            (25, 2),
+            (26, 4),
+            (26, 4),
+            (27, 8),
+            (27, 8),
+            (27, 8),
+            (27, 8),
+        ];
+        let (info, n) = BY_BYTES[(8 - arg.leading_zeros() / 8) as usize];
         // The argument's low `n` bytes, big-endian, moved to the front of 8 bytes.
         let arg_be = (arg << (64 - 8 * n)).to_be_bytes();
         let out = &mut self.buf[self.pos..self.pos + MAX_HEADER_LEN];
-        out[0] = initial;
+        out[0] = mt | info;
         out[1..].copy_from_slice(&arg_be);
         self.pos += 1 + n as usize;
     }
@@ -603,14 +595,6 @@ impl<'a> SliceWriter<'a> {
     pub(crate) fn text(&mut self, s: &str) {
         self.header(3, s.len() as u64);
         self.raw(s.as_bytes());
-    }
-
-    /// Room for `len` bytes that the caller fills in completely.
-    #[inline(always)]
-    pub(crate) fn slot(&mut self, len: usize) -> &mut [u8] {
-        let at = self.pos;
-        self.pos += len;
-        &mut self.buf[at..at + len]
     }
 }
 
@@ -676,6 +660,57 @@ mod tests {
     }
 
     #[test]
+    fn slice_writer_headers_match_the_vec_writer_at_every_size_boundary() {
+        for v in [
+            0u64,
+            23,
+            24,
+            255,
+            256,
+            65535,
+            65536,
+            0xffff_ffff,
+            0x1_0000_0000,
+            u64::MAX,
+        ] {
+            for major in [0u8, 2, 3, 4] {
+                let mut expected = Vec::new();
+                write_header(&mut expected, major, v);
+                let mut out = vec![0xaa; 3];
+                append_bounded(&mut out, MAX_HEADER_LEN, |w| w.header(major, v));
+                assert_eq!(&out[..3], &[0xaa; 3], "bytes before the writer are kept");
+                assert_eq!(&out[3..], &expected[..], "major {major}, value {v}");
+                assert_eq!(expected.len(), header_len(v));
+            }
+        }
+    }
+
+    #[test]
+    fn slice_writer_copies_byte_strings_of_every_short_length_exactly() {
+        let data: Vec<u8> = (0..40u8).collect();
+        for len in 0..data.len() {
+            let mut expected = Vec::new();
+            write_bytes(&mut expected, &data[..len]);
+            let mut out = Vec::new();
+            append_bounded(&mut out, MAX_HEADER_LEN + len, |w| w.bytes(&data[..len]));
+            assert_eq!(out, expected, "len {len}");
+        }
+    }
+
+    #[test]
+    fn window_reader_stops_at_its_end_and_reports_absolute_offsets() {
+        let b = reader_over("0102031819");
+        let mut r = Reader::new(&b);
+        r.skip(1);
+        let mut w = r.window(2);
+        assert_eq!(w.uint().unwrap(), 2);
+        assert_eq!(w.uint().unwrap(), 3);
+        let err = w.uint().unwrap_err();
+        assert_eq!(err.kind, DecodeErrorKind::Truncated);
+        assert_eq!(err.offset, 3);
+    }
+
+    #[test]
     fn non_shortest_integer_is_rejected_with_its_offset() {
         let b = reader_over("820018ff"); // [0, 255] fine, then check 0x1817 (23 in 2 bytes)
         let mut r = Reader::new(&b);
@@ -691,7 +726,7 @@ mod tests {
     #[test]
     fn byte_string_longer_than_input_is_refused_before_allocating() {
         let b = reader_over("5bffffffffffffffff00");
-        let err = Reader::new(&b).bytes().unwrap_err();
+        let err = Reader::new(&b).bytes_ref().unwrap_err();
         assert!(matches!(
             err.kind,
             DecodeErrorKind::LengthBeyondInput { .. }

@@ -137,15 +137,6 @@ impl CrcType {
         }
     }
 
-    /// Length of the whole CRC item in a block: the byte-string header and the value.
-    pub(crate) fn field_len(self) -> usize {
-        match self {
-            Self::None => 0,
-            Self::Crc16 => 3,
-            Self::Crc32c => 5,
-        }
-    }
-
     /// Human name used in errors and `tern bundle inspect`.
     pub fn name(self) -> &'static str {
         match self {
@@ -159,17 +150,8 @@ impl CrcType {
     pub(crate) fn compute(self, prefix: &[u8]) -> u32 {
         match self {
             Self::None => 0,
-            Self::Crc16 => u32::from(!x25_zero_field(x25_update(0xffff, prefix))),
+            Self::Crc16 => u32::from(crc16_with_zero_field(prefix)),
             Self::Crc32c => crc32c::crc32c_append(crc32c::crc32c(prefix), &[0, 0, 0, 0]),
-        }
-    }
-
-    /// Writes `value` as the big-endian CRC bytes of this type.
-    pub(crate) fn write_value(self, value: u32, out: &mut [u8]) {
-        match self {
-            Self::None => {}
-            Self::Crc16 => out.copy_from_slice(&(value as u16).to_be_bytes()),
-            Self::Crc32c => out.copy_from_slice(&value.to_be_bytes()),
         }
     }
 
@@ -188,6 +170,12 @@ impl CrcType {
             Self::Crc32c => u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
         })
     }
+}
+
+/// CRC-16/X.25 over `prefix` followed by the two zero bytes of the CRC field.
+#[inline]
+pub(crate) fn crc16_with_zero_field(prefix: &[u8]) -> u16 {
+    !x25_zero_field(x25_update(0xffff, prefix))
 }
 
 /// Plain CRC-16/X.25 of `data` (for tests and tools).

@@ -247,10 +247,9 @@ impl Eid {
     #[inline(always)]
     pub(crate) fn max_encoded_len(&self) -> usize {
         match self {
-            Self::Null => 3,
             Self::Dtn(d) => 2 + cbor::MAX_HEADER_LEN + d.ssp.len(),
-            // `[2, [allocator, node, service]]`: three headers of up to 9 bytes.
-            Self::Ipn(_) => 3 + 3 * cbor::MAX_HEADER_LEN,
+            // `[2, [allocator, node, service]]`: three headers of up to 9 bytes; `[1, 0]` is less.
+            Self::Ipn(_) | Self::Null => 3 + 3 * cbor::MAX_HEADER_LEN,
         }
     }
 
@@ -669,6 +668,49 @@ mod tests {
         ] {
             assert_eq!(encode_hex(&decode_hex(h).unwrap()), h);
         }
+    }
+
+    #[test]
+    fn invalid_dtn_ssp_on_the_wire_names_the_first_rule_broken() {
+        let cases = [
+            (
+                "//no de/x",
+                EidError::InvalidChar {
+                    ch: ' ',
+                    pos: 4,
+                    part: "node name",
+                },
+            ),
+            (
+                "//node/a b",
+                EidError::InvalidChar {
+                    ch: ' ',
+                    pos: 8,
+                    part: "demux (service name)",
+                },
+            ),
+            ("//node", EidError::MissingDemuxDelimiter("node".to_owned())),
+            ("///x", EidError::EmptyNodeName),
+            ("node/x", EidError::MissingAuthority("node/x".to_owned())),
+        ];
+        for (ssp, expected) in cases {
+            let mut h = format!("8201{:02x}", 0x60 + ssp.len());
+            h.push_str(&hex::encode(ssp));
+            let err = decode_hex(&h).unwrap_err();
+            assert_eq!(err.kind, DecodeErrorKind::Eid(expected), "{ssp}");
+            assert_eq!(err.offset, 2, "{ssp}");
+        }
+    }
+
+    #[test]
+    fn valid_dtn_ssp_decodes_to_its_node_name_and_demux() {
+        let e = decode_hex(&format!("82016f{}", hex::encode("//node1/app/x~y"))).unwrap();
+        let Eid::Dtn(d) = &e else { panic!() };
+        assert_eq!((d.node_name(), d.demux()), ("node1", "app/x~y"));
+        assert_eq!(
+            encode_hex(&e),
+            format!("82016f{}", hex::encode("//node1/app/x~y"))
+        );
     }
 
     #[test]

@@ -463,7 +463,8 @@ fn mobility(
     let model = g.mobility.as_ref().map_or(Still, |m| *m.get_ref());
     // Which keys each model reads; any other mobility key is a mistake worth naming.
     let span = |v: Option<std::ops::Range<usize>>| v;
-    let keys: [(&str, Option<std::ops::Range<usize>>, &[MobilityModel]); 5] = [
+    type KeyUse<'a> = (&'a str, Option<std::ops::Range<usize>>, &'a [MobilityModel]);
+    let keys: [KeyUse<'_>; 5] = [
         (
             "speed",
             span(g.speed.as_ref().map(Spanned::span)),
