@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use proto::cap::{Alert, AlertId, MsgType};
-use proto::wire::{DtnTime, Eid};
+use proto::wire::{BundleId, DtnTime, Eid};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, oneshot, watch};
 use tracing::{debug, info, warn};
@@ -196,6 +196,9 @@ pub struct Applied {
     pub events: Vec<AlertEvent>,
     /// Mailbox records no longer needed: consume them.
     pub consumed: Vec<u64>,
+    /// Bundles of retired alerts, to withdraw from the store (so they stop spreading) and
+    /// refuse until the given DTN time.
+    pub withdraw: Vec<(BundleId, DtnTime)>,
 }
 
 /// The alerts in force, updated by deliveries and time. Pure state: no IO, no clock (callers
@@ -208,6 +211,8 @@ pub struct AlertRegistry {
     cancels: BTreeMap<AlertId, Held>,
     /// Identities an Update or Cancel retired: refused until they would have ended.
     retired: BTreeMap<AlertId, Retired>,
+    /// The bundle each mailbox record came in, where known: what to withdraw on retirement.
+    bundles: BTreeMap<u64, BundleId>,
 }
 
 /// A retired identity: until when (Unix seconds) a copy is refused, and the mailbox record of
@@ -231,8 +236,33 @@ impl AlertRegistry {
         held.into_iter().map(AlertJson::new).collect()
     }
 
+    /// Remembers that mailbox record `seq` arrived in bundle `id`, so retiring its alert can
+    /// withdraw the bundle too.
+    pub fn note_bundle(&mut self, seq: u64, id: BundleId) {
+        self.bundles.insert(seq, id);
+    }
+
     /// Applies mailbox record `seq`: a CAP document from bundle source `source`.
     pub fn apply(&mut self, seq: u64, source: &str, payload: &[u8], now: Option<i64>) -> Applied {
+        let applied = self.apply_document(seq, source, payload, now);
+        self.forget_consumed(&applied);
+        applied
+    }
+
+    /// Consumed records need no bundle id any more.
+    fn forget_consumed(&mut self, applied: &Applied) {
+        for seq in &applied.consumed {
+            self.bundles.remove(seq);
+        }
+    }
+
+    fn apply_document(
+        &mut self,
+        seq: u64,
+        source: &str,
+        payload: &[u8],
+        now: Option<i64>,
+    ) -> Applied {
         let mut applied = Applied::default();
         let alert = match proto::cap::parse(payload) {
             Ok(alert) => alert,
@@ -297,6 +327,10 @@ impl AlertRegistry {
                 info!(%reference, by = %by.alert.id(), "alert {verb}");
                 retired.until = retired.until.max(old.alert.end_unix_secs());
                 retired.seq = Some(old.seq);
+                if let Some(bundle) = self.bundles.get(&old.seq) {
+                    let until = unix_to_dtn(old.alert.end_unix_secs());
+                    applied.withdraw.push((bundle.clone(), until));
+                }
                 if verb == "cancelled" {
                     applied.events.push(event("cancelled", &old));
                 }
@@ -306,6 +340,12 @@ impl AlertRegistry {
 
     /// Drops what has ended by `now` (Unix seconds).
     pub fn prune(&mut self, now: i64) -> Applied {
+        let applied = self.prune_ended(now);
+        self.forget_consumed(&applied);
+        applied
+    }
+
+    fn prune_ended(&mut self, now: i64) -> Applied {
         let mut applied = Applied::default();
         let ended: Vec<AlertId> = self
             .current
@@ -452,7 +492,22 @@ fn apply_record(
     record: &MailboxRecord,
     now: Option<i64>,
 ) -> Applied {
+    registry.note_bundle(
+        seq,
+        BundleId {
+            source: record.source.clone(),
+            creation: record.creation,
+            fragment: None,
+        },
+    );
     registry.apply(seq, &record.source.to_string(), &record.payload[..], now)
+}
+
+/// DTN time (ms since 2000-01-01 UTC, RFC 9171 §4.2.6) of a Unix time in seconds.
+fn unix_to_dtn(unix_secs: i64) -> DtnTime {
+    const DTN_EPOCH_UNIX_SECS: i64 = 946_684_800;
+    let secs = unix_secs.saturating_sub(DTN_EPOCH_UNIX_SECS).max(0);
+    DtnTime(u64::try_from(secs).unwrap_or(0).saturating_mul(1000))
 }
 
 /// Consumes the records `applied` no longer needs and announces its events; true if anything
@@ -463,6 +518,13 @@ fn publish(
     events: &broadcast::Sender<AlertEvent>,
     applied: Applied,
 ) -> bool {
+    for (id, until) in applied.withdraw {
+        // The driver deletes the bundle and tombstones it; a busy queue only delays that.
+        let commands = handle.commands.clone();
+        tokio::spawn(async move {
+            let _ = commands.send(Command::Discard { id, until }).await;
+        });
+    }
     for seq in &applied.consumed {
         if let Err(e) = handle.store.mailbox_remove(endpoint, *seq) {
             warn!(seq, error = %e, "consuming an alerts mailbox record failed");
@@ -564,6 +626,28 @@ mod tests {
         );
         assert_eq!(up.events[0].event, "updated");
         assert_eq!(ids(&r), ["a2"]);
+    }
+
+    #[test]
+    fn retiring_an_alert_withdraws_the_bundle_it_came_in_until_it_ends() {
+        let mut r = AlertRegistry::new();
+        let bundle = BundleId {
+            source: "dtn://a/".parse().unwrap(),
+            creation: proto::wire::CreationTimestamp {
+                time: DtnTime(5),
+                sequence: 1,
+            },
+            fragment: None,
+        };
+        r.note_bundle(1, bundle.clone());
+        r.apply(1, "dtn://a/", &doc("a1", MsgType::Alert, &[], T0), Some(T0));
+        let cancel = doc("c1", MsgType::Cancel, &[("a1", T0)], T0 + 60);
+        let applied = r.apply(2, "dtn://a/", &cancel, Some(T0));
+        assert_eq!(applied.withdraw.len(), 1);
+        let (id, until) = &applied.withdraw[0];
+        assert_eq!(id, &bundle);
+        // Refused until the alert's own end: `doc` alerts expire an hour after T0.
+        assert_eq!(until.0, u64::try_from(T0 + 3_600 - 946_684_800).unwrap() * 1000);
     }
 
     #[test]

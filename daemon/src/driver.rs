@@ -150,6 +150,14 @@ pub enum Command {
         /// The answer.
         reply: oneshot::Sender<Vec<BundleSummary>>,
     },
+    /// Withdraw a bundle: delete every stored copy and refuse later ones until `until`
+    /// (a retired CAP alert stops spreading). Fire and forget.
+    Discard {
+        /// The bundle.
+        id: proto::wire::BundleId,
+        /// Refuse copies until then (the bundle's own expiry).
+        until: proto::wire::DtnTime,
+    },
     /// Links up now.
     Peers {
         /// The answer.
@@ -424,6 +432,10 @@ impl Driver {
             }
             Command::Bundles { reply } => {
                 let _ = reply.send(self.node.bundles().collect());
+            }
+            Command::Discard { id, until } => {
+                let deleted = self.node.discard(now, &id, until);
+                info!(source = %id.source, seq = id.creation.sequence, deleted, "bundle withdrawn");
             }
             Command::Peers { reply } => {
                 let peers = self

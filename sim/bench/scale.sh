@@ -13,8 +13,8 @@ read -r -a nodes <<<"${nodes[*]}"
 routers=(${ROUTERS:-epidemic spray-and-wait})
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-echo "| hosts | router | area | messages | events | wall | events/s | peak RSS | delivery | bytes sent |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| hosts | router | area | messages | events | wall | CPU | events/s (CPU) | peak RSS | delivery | bytes sent |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for n in "${nodes[@]}"; do
   # 100 walkers per km², and N/10 messages an hour.
   side=$(awk -v n="$n" 'BEGIN { printf "%.0f", sqrt(n / 100) * 1000 }')
@@ -23,13 +23,14 @@ for n in "${nodes[@]}"; do
     f="$tmp/scale-$n-$r.toml"
     sed -e "s/NODES/$n/g" -e "s/SIDE/$side/g" -e "s/ROUTER/$r/g" -e "s/INTERVAL/$interval/g" \
       "$here/scale.toml" >"$f"
-    /usr/bin/time -f "%e %M" -o "$tmp/time" "$bin" run "$f" >"$tmp/out" 2>"$tmp/err"
-    read -r wall rss_kb <"$tmp/time"
+    /usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$bin" run "$f" >"$tmp/out" 2>"$tmp/err"
+    read -r wall user sys rss_kb <"$tmp/time"
+    cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')
     get() { awk -v k="$1" '$1 == k { print $2 }' "$tmp/out"; }
     events=$(get events)
-    printf "| %s | %s | %s m | %s | %s | %.1f s | %s | %.0f MB | %s | %s |\n" \
-      "$n" "$r" "$side" "$(get created)" "$events" "$wall" \
-      "$(awk -v e="$events" -v w="$wall" 'BEGIN { printf "%.0f k", e / w / 1000 }')" \
+    printf "| %s | %s | %s m | %s | %s | %.1f s | %.1f s | %s | %.0f MB | %s | %s |\n" \
+      "$n" "$r" "$side" "$(get created)" "$events" "$wall" "$cpu" \
+      "$(awk -v e="$events" -v c="$cpu" 'BEGIN { printf "%.0f k", e / c / 1000 }')" \
       "$(awk -v k="$rss_kb" 'BEGIN { print k / 1024 }')" "$(get delivery_prob)" "$(get bytes_sent)"
   done
 done

@@ -129,6 +129,34 @@ fn wait_for_list(node: &TernNode, want: &[&str]) {
 }
 
 /// C, then B peering with C, then A peering with B.
+/// Bundles addressed to the alerts group that `node` stores.
+fn alert_bundles(node: &TernNode) -> usize {
+    node.get("/api/v1/bundles")
+        .as_array()
+        .map_or(0, |all| {
+            all.iter()
+                .filter(|b| b["destination"] == "dtn://alerts/~cap")
+                .count()
+        })
+}
+
+/// Waits until every node stores exactly `want` alert bundles: retired alerts are withdrawn.
+fn wait_for_alert_bundles(nodes: &[TernNode], want: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for node in nodes {
+        while alert_bundles(node) != want {
+            assert!(
+                Instant::now() < deadline,
+                "{} stores {} alert bundles, expected {want}: {}",
+                node.name,
+                alert_bundles(node),
+                node.get("/api/v1/bundles")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
 fn chain(dir: &TempDir) -> [TernNode; 3] {
     let c = TernNode::start("c", &dir.path().join("c"), NodeOptions::default());
     let b = TernNode::start("b", &dir.path().join("b"), NodeOptions::peer_of(&c));
@@ -221,6 +249,8 @@ fn alert_update_and_cancel_reach_every_node_of_a_chain() {
     );
     assert_eq!(alerts(b)[0]["references"][0], first_id.as_str());
     let update_id = alerts(c)[0]["id"].as_str().unwrap().to_owned();
+    // The replaced alert's bundle is withdrawn everywhere: only the update keeps spreading.
+    wait_for_alert_bundles(&nodes, 1);
 
     // A Cancel sent on C (the far end) retires it on every node.
     let cancel = alert_xml("flood-3", &cap_time(2), "Cancel", Some(&update_id), "");
@@ -230,6 +260,8 @@ fn alert_update_and_cancel_reach_every_node_of_a_chain() {
     for node in &nodes {
         wait_for_list(node, &[]);
     }
+    // The cancelled update is withdrawn too; the cancel itself spreads until it ends.
+    wait_for_alert_bundles(&nodes, 1);
 
     // `tern alert list` agrees.
     let out = tern()
