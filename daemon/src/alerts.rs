@@ -647,7 +647,10 @@ mod tests {
         let (id, until) = &applied.withdraw[0];
         assert_eq!(id, &bundle);
         // Refused until the alert's own end: `doc` alerts expire an hour after T0.
-        assert_eq!(until.0, u64::try_from(T0 + 3_600 - 946_684_800).unwrap() * 1000);
+        assert_eq!(
+            until.0,
+            u64::try_from(T0 + 3_600 - 946_684_800).unwrap() * 1000
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub struct NodeOptions {
     pub registrations: Vec<String>,
     /// Storage quota in bytes.
     pub storage_quota: Option<u64>,
-    /// Routing strategy.
+    /// Routing strategy: a name, or an inline TOML table for strategies with parameters.
     pub router: Option<String>,
 }
 
@@ -101,7 +101,12 @@ impl TernNode {
             text.push_str(&format!("storage_quota = {q}\n"));
         }
         if let Some(r) = &self.options.router {
-            text.push_str(&format!("router = \"{r}\"\n"));
+            // A name (`"epidemic"`) or an inline TOML table (`{ strategy = ... }`).
+            if r.trim_start().starts_with('{') {
+                text.push_str(&format!("router = {r}\n"));
+            } else {
+                text.push_str(&format!("router = \"{r}\"\n"));
+            }
         }
         text.push_str("[tcpcl]\nkeepalive_secs = 10\n");
         let regs: Vec<String> = self

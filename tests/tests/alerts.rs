@@ -131,13 +131,11 @@ fn wait_for_list(node: &TernNode, want: &[&str]) {
 /// C, then B peering with C, then A peering with B.
 /// Bundles addressed to the alerts group that `node` stores.
 fn alert_bundles(node: &TernNode) -> usize {
-    node.get("/api/v1/bundles")
-        .as_array()
-        .map_or(0, |all| {
-            all.iter()
-                .filter(|b| b["destination"] == "dtn://alerts/~cap")
-                .count()
-        })
+    node.get("/api/v1/bundles").as_array().map_or(0, |all| {
+        all.iter()
+            .filter(|b| b["destination"] == "dtn://alerts/~cap")
+            .count()
+    })
 }
 
 /// Waits until every node stores exactly `want` alert bundles: retired alerts are withdrawn.

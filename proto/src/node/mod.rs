@@ -16,8 +16,8 @@ use bytes::Bytes;
 use crate::routing::{Router, RouterKind};
 use crate::wire::fragment::{Reassembler, ReassemblyLimits};
 use crate::wire::{
-    BlockFlags, BuildError, BundleBuilder, BundleId, BundleFlags, CrcType, CreationTimestamp, DecodeLimits,
-    DtnTime, Eid, Priority,
+    BlockFlags, BuildError, BundleBuilder, BundleFlags, BundleId, CrcType, CreationTimestamp,
+    DecodeLimits, DtnTime, Eid, Priority,
 };
 
 pub mod control;

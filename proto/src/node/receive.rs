@@ -351,10 +351,7 @@ impl Node {
         let pool_room = shares
             .below_emergency(class, quota)
             .saturating_sub(pool_used);
-        quota
-            .saturating_sub(used)
-            .min(class_room)
-            .min(pool_room)
+        quota.saturating_sub(used).min(class_room).min(pool_room)
     }
 
     fn make_room(&mut self, size: u64, class: Priority, same_class: bool) -> bool {

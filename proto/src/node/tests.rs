@@ -641,10 +641,16 @@ fn bulk_refused_by_its_share_names_the_class_and_the_room_it_had() {
         panic!("expected StorageFull, got {err}");
     };
     // The store is empty, so only bulk's 50 % share can have refused it.
-    assert_eq!((used, quota, class), (0, 1_000, crate::wire::Priority::Bulk));
+    assert_eq!(
+        (used, quota, class),
+        (0, 1_000, crate::wire::Priority::Bulk)
+    );
     assert_eq!(available, 500);
     assert!(needed > 600);
-    assert!(err.to_string().starts_with("storage full for bulk bundles"), "{err}");
+    assert!(
+        err.to_string().starts_with("storage full for bulk bundles"),
+        "{err}"
+    );
 }
 
 #[test]

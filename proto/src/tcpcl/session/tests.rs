@@ -580,7 +580,10 @@ fn control_message_is_delivered_as_control_and_acknowledged_without_a_decision()
             message: Bytes::from_static(crate::tcpcl::msg::CONTROL_HELLO),
         }]
     );
-    assert!(pair.b_received().is_empty(), "a control message is not a bundle");
+    assert!(
+        pair.b_received().is_empty(),
+        "a control message is not a bundle"
+    );
     assert_eq!(
         only_events(&pair.a_events),
         vec![Event::TransferAcked { transfer_id: id }]
