@@ -66,9 +66,16 @@ fn zero_length_contact_on_an_infinitely_fast_link_carries_a_bundle() {
     assert_eq!(r.hopcount_avg, Some(1.0));
 }
 
+/// Timing tests turn the control channel off: with it, offers wait for the reconciliation
+/// round trip, which is tested on its own.
+fn without_control(mut plan: Plan) -> Plan {
+    plan.link.control = false;
+    plan
+}
+
 #[test]
 fn a_transfer_takes_size_over_rate_plus_delay() {
-    let mut plan = pair(100.0);
+    let mut plan = without_control(pair(100.0));
     plan.link.rate = BitRate(Some(8_000.0)); // 1000 bytes per second
     plan.link.delay = secs(0.5);
     message(&mut plan, 1.0, 0, 1, 1000, 3600.0);
@@ -83,7 +90,7 @@ fn a_transfer_takes_size_over_rate_plus_delay() {
 
 #[test]
 fn transfers_on_one_channel_go_one_at_a_time() {
-    let mut plan = pair(100.0);
+    let mut plan = without_control(pair(100.0));
     plan.link.rate = BitRate(Some(8_000.0));
     message(&mut plan, 1.0, 0, 1, 1000, 3600.0);
     message(&mut plan, 1.0, 0, 1, 1000, 3600.0);
@@ -273,7 +280,7 @@ fn ion_contact(plan: &mut Plan, from: usize, to: usize, start: f64, end: f64, ra
 
 #[test]
 fn an_ion_contact_sends_at_its_rate_and_a_range_sets_the_delay() {
-    let mut plan = pair(100.0);
+    let mut plan = without_control(pair(100.0));
     message(&mut plan, 1.0, 0, 1, 1000, 3600.0);
     ion_contact(&mut plan, 0, 1, 2.0, 50.0, 500.0);
     plan.ion
@@ -390,4 +397,39 @@ fn random_crashes_come_at_their_rate_and_restart_after_the_downtime() {
         "{} crashes",
         r.crashes
     );
+}
+
+/// a → b, b → c, then a meets c: only set reconciliation tells a that c has the bundle already.
+fn relayed_twice(control: bool) -> Report {
+    let mut plan = plan(100.0);
+    plan.link.control = control;
+    plan.add_hosts("a", 4, RouterKind::Epidemic, 1_000_000);
+    message(&mut plan, 1.0, 0, 3, 100, 3600.0);
+    contact(&mut plan, 0, 1, 10.0, 11.0);
+    contact(&mut plan, 1, 2, 20.0, 21.0);
+    contact(&mut plan, 0, 2, 30.0, 31.0);
+    run(plan)
+}
+
+#[test]
+fn a_reconciling_link_carries_only_what_the_peer_lacks() {
+    let with = relayed_twice(true);
+    assert_eq!((with.started, with.relayed, with.refused), (2, 2, 0));
+    assert!(with.control_bytes > 0);
+    let without = relayed_twice(false);
+    assert_eq!((without.started, without.relayed, without.refused), (3, 2, 1));
+    assert_eq!(without.control_bytes, 0);
+}
+
+#[test]
+fn reconciliation_delays_offers_by_its_round_trip() {
+    let mut plan = pair(100.0);
+    plan.link.delay = secs(0.5);
+    message(&mut plan, 1.0, 0, 1, 100, 3600.0);
+    contact(&mut plan, 0, 1, 2.0, 50.0);
+    let r = run(plan);
+    assert_eq!(r.delivered, 1);
+    // Waits for the contact (1 s), at least one exchange of control messages (0.5 s each way),
+    // then the transfer's own 0.5 s delay.
+    assert!(r.latency_avg.unwrap() >= 1.0 + 1.0 + 0.5, "{:?}", r.latency_avg);
 }
