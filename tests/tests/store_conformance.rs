@@ -3,7 +3,9 @@
 //! Random sequences of `StoreOp`s go to `StoreState` (the reference) and to a fresh `SledStore`;
 //! after a flush, a drop and a reopen, the sled store must restore exactly what the reference
 //! does. Keys, EIDs and bundle ids come from small pools so that updates and deletes often hit
-//! records that exist, and sometimes ones that don't.
+//! records that exist, and sometimes ones that don't. Both stores must hand back each bundle's
+//! `BundleIndex` exactly as put, and its bytes under the same rule
+//! (`BundleIndex::needs_bytes_on_restore`); the bytes they hold are compared as well.
 
 // A panic is how a test fails; helpers outside `#[test]` functions unwrap too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -15,8 +17,8 @@ use bytes::Bytes;
 use daemon::store::SledStore;
 use proptest::prelude::*;
 use proto::node::store::{MemStore, StoreState};
-use proto::node::{BundleKey, BundleMeta, Restored, StoreOp};
-use proto::wire::{BundleId, CreationTimestamp, DtnTime, Eid};
+use proto::node::{BundleIndex, BundleKey, BundleMeta, Restored, StoreOp};
+use proto::wire::{BundleFlags, BundleId, CreationTimestamp, DtnTime, Eid, Priority};
 use tempfile::TempDir;
 
 /// How long a reopen waits for the previous handle's lock (sled releases it on background threads).
@@ -81,10 +83,46 @@ fn meta() -> impl Strategy<Value = BundleMeta> {
         )
 }
 
+fn index() -> impl Strategy<Value = BundleIndex> {
+    (
+        (bundle_id(), eid(), eid(), any::<u64>()),
+        (any::<u64>(), any::<u64>(), any::<u64>()),
+        (any::<bool>(), any::<bool>(), 0usize..4, prop::option::of(any::<u32>())),
+    )
+        .prop_map(
+            |(
+                (id, destination, report_to, flags),
+                (payload_len, size, lifetime_ms),
+                (has_bundle_age, has_hop_count, class, carried_copies),
+            )| BundleIndex {
+                total_adu_length: id.fragment.map(|(_, len)| len + 1),
+                id,
+                destination,
+                report_to,
+                flags: BundleFlags::from_bits_retain(flags),
+                payload_len,
+                size,
+                lifetime_ms,
+                has_bundle_age,
+                has_hop_count,
+                class: Priority::ALL[class],
+                carried_copies,
+            },
+        )
+}
+
+/// Bundle bytes: mostly small (kept in sled), sometimes at least `FILE_MIN` (kept as files).
+fn bundle_bytes() -> impl Strategy<Value = Bytes> {
+    prop_oneof![
+        6 => prop::collection::vec(any::<u8>(), 0..48).prop_map(Bytes::from),
+        1 => any::<u8>().prop_map(|b| Bytes::from(vec![b; daemon::store::FILE_MIN + 3])),
+    ]
+}
+
 fn op() -> impl Strategy<Value = StoreOp> {
     prop_oneof![
-        4 => (key(), prop::collection::vec(any::<u8>(), 0..48), meta()).prop_map(
-            |(key, bytes, meta)| StoreOp::PutBundle { key, bytes: Bytes::from(bytes), meta }
+        4 => (key(), bundle_bytes(), index(), meta()).prop_map(
+            |(key, bytes, index, meta)| StoreOp::PutBundle { key, bytes, index, meta }
         ),
         2 => (key(), meta()).prop_map(|(key, meta)| StoreOp::UpdateMeta { key, meta }),
         2 => key().prop_map(|key| StoreOp::DeleteBundle { key }),
@@ -96,18 +134,28 @@ fn op() -> impl Strategy<Value = StoreOp> {
     ]
 }
 
-type Normal = (
-    Vec<(BundleKey, Vec<u8>, BundleMeta)>,
-    Vec<(BundleId, DtnTime)>,
-    Vec<Eid>,
+/// A restored bundle: key, the bytes its store holds, the bytes restoring handed back (if any),
+/// index and metadata.
+type NormalBundle = (
+    BundleKey,
+    Vec<u8>,
+    Option<Vec<u8>>,
+    BundleIndex,
+    BundleMeta,
 );
 
-/// `Restored` in a comparable form: the order of each list is the store's business.
-fn normal(restored: Restored) -> Normal {
+type Normal = (Vec<NormalBundle>, Vec<(BundleId, DtnTime)>, Vec<Eid>);
+
+/// `Restored` in a comparable form: the order of each list is the store's business. `held`
+/// reads a bundle's bytes from the store that restored it.
+fn normal(restored: Restored, held: impl Fn(BundleKey) -> Bytes) -> Normal {
     let mut bundles: Vec<_> = restored
         .bundles
         .into_iter()
-        .map(|b| (b.key, b.bytes.to_vec(), b.meta))
+        .map(|b| {
+            let bytes = held(b.key).to_vec();
+            (b.key, bytes, b.bytes.map(|b| b.to_vec()), b.index, b.meta)
+        })
         .collect();
     let (mut tombstones, mut registrations) = (restored.tombstones, restored.registrations);
     bundles.sort_by_key(|b| b.0);
@@ -126,12 +174,15 @@ fn apply_and_close(dir: &TempDir, ops: &[StoreOp]) {
 }
 
 fn reopened(dir: &TempDir) -> Normal {
-    normal(
-        SledStore::open_waiting(dir.path(), WAIT)
-            .unwrap()
-            .restored()
-            .unwrap(),
-    )
+    let store = SledStore::open_waiting(dir.path(), WAIT).unwrap();
+    normal(store.restored().unwrap(), |key| {
+        store.bundle(key).unwrap().unwrap()
+    })
+}
+
+/// What the reference restores, its bytes read from its maps.
+fn expected(reference: &StoreState) -> Normal {
+    normal(reference.restored(), |key| reference.bundles[&key].0.clone())
 }
 
 proptest! {
@@ -149,11 +200,11 @@ proptest! {
         // that was recovered from disk, as a restarted daemon does.
         apply_and_close(&dir, &first);
         first.iter().cloned().for_each(|op| reference.apply(op));
-        prop_assert_eq!(reopened(&dir), normal(reference.restored()));
+        prop_assert_eq!(reopened(&dir), expected(&reference));
 
         apply_and_close(&dir, &second);
         second.iter().cloned().for_each(|op| reference.apply(op));
-        prop_assert_eq!(reopened(&dir), normal(reference.restored()));
+        prop_assert_eq!(reopened(&dir), expected(&reference));
     }
 }
 
@@ -163,6 +214,27 @@ fn mem_store_after_a_crash_restores_what_sled_holds_after_the_last_flush() {
     let put = |key: u64| StoreOp::PutBundle {
         key: BundleKey(key),
         bytes: Bytes::from(vec![key as u8; 10]),
+        index: BundleIndex {
+            id: BundleId {
+                source: eid("ipn:7.1"),
+                creation: CreationTimestamp {
+                    time: DtnTime(key),
+                    sequence: 0,
+                },
+                fragment: None,
+            },
+            destination: eid("ipn:1.1"),
+            report_to: Eid::Null,
+            flags: BundleFlags::empty(),
+            total_adu_length: None,
+            payload_len: 2,
+            size: 10,
+            lifetime_ms: 1_000,
+            has_bundle_age: false,
+            has_hop_count: false,
+            class: Priority::Normal,
+            carried_copies: None,
+        },
         meta: BundleMeta {
             forwarded_to: BTreeSet::from([eid("ipn:2.1")]),
             ..BundleMeta::default()
@@ -193,7 +265,7 @@ fn mem_store_after_a_crash_restores_what_sled_holds_after_the_last_flush() {
     mem.crash();
 
     let restored = reopened(&dir);
-    assert_eq!(normal(mem.restored()), restored);
+    assert_eq!(expected(mem.durable()), restored);
     let keys: Vec<BundleKey> = restored.0.iter().map(|b| b.0).collect();
     assert_eq!(keys, vec![BundleKey(2), BundleKey(3)]);
 }

@@ -330,6 +330,18 @@ impl World {
         &self.metrics
     }
 
+    /// Which counted messages (in creation order, from 0) reached their destination host so
+    /// far. Why: comparing runs message by message — the parity test runs the same schedule
+    /// with real daemons and checks they deliver the same set.
+    pub fn delivered_messages(&self) -> Vec<usize> {
+        self.messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.delivered)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     /// The trace fingerprint so far.
     pub fn trace_hash(&self) -> u64 {
         self.trace.value()
