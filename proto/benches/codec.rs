@@ -112,6 +112,8 @@ const MIB1: usize = 1024 * 1024;
 fn cases() -> Vec<Case> {
     vec![
         case("small_3_blocks_crc16", 64, CrcType::Crc16, true),
+        // tern's default CRC: the bundles `tern send` makes.
+        case("small_3_blocks_crc32c", 64, CrcType::Crc32c, true),
         case("64KiB_crc16", KIB64, CrcType::Crc16, true),
         case("64KiB_payload_crc_none", KIB64, CrcType::Crc16, false),
         case("1MiB_crc16", MIB1, CrcType::Crc16, true),

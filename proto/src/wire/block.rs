@@ -12,6 +12,11 @@ use super::eid::Eid;
 use super::error::{DecodeError, DecodeErrorKind, Location};
 use super::flags::BlockFlags;
 
+/// Block data longer than this is appended to the output directly rather than written through
+/// the zero-filled buffer of [`cbor::append_bounded`]: filling a large payload's room with zeros
+/// first would write it twice.
+pub(crate) const LARGE_DATA: usize = 1024;
+
 /// A block type code (RFC 9171 §9.1 registry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BlockType(pub u64);
@@ -141,10 +146,72 @@ impl CanonicalBlock {
         2 + 4 * cbor::MAX_HEADER_LEN + data + 5
     }
 
+    /// The block's data if it is a byte string long enough to be appended straight to the
+    /// output (see [`Self::append_large`]).
+    #[inline]
+    pub(crate) fn large_data(&self) -> Option<&Bytes> {
+        match &self.body {
+            BlockBody::Payload(data) | BlockBody::Other { data, .. } if data.len() > LARGE_DATA => {
+                Some(data)
+            }
+            _ => None,
+        }
+    }
+
+    /// Appends a block whose data is `data` (its [`Self::large_data`]) in three pieces: the
+    /// head through a bounded buffer, the data copied once straight into `out` (zero-filling
+    /// its room first would write a large payload twice), then the CRC item.
+    pub(crate) fn append_large(&self, out: &mut Vec<u8>, data: &[u8]) {
+        let start = out.len();
+        cbor::append_bounded(out, 2 + 4 * cbor::MAX_HEADER_LEN, |w| {
+            self.write_head(w);
+            w.header(2, data.len() as u64);
+        });
+        out.extend_from_slice(data);
+        match self.crc {
+            CrcType::None => {}
+            CrcType::Crc16 => {
+                out.push(0x42);
+                let value = super::crc::crc16_with_zero_field(&out[start..]);
+                out.extend_from_slice(&value.to_be_bytes());
+            }
+            CrcType::Crc32c => {
+                out.push(0x44);
+                let value = self.crc.compute(&out[start..]);
+                out.extend_from_slice(&value.to_be_bytes());
+            }
+        }
+    }
+
     /// Writes the block (RFC 9171 §4.3.2), CRC included.
     #[inline(always)]
     pub(crate) fn write(&self, w: &mut SliceWriter<'_>) {
         let start = w.position();
+        self.write_head(w);
+        match &self.body {
+            BlockBody::Payload(data) | BlockBody::Other { data, .. } => w.bytes(data),
+            BlockBody::PreviousNode(eid) => {
+                w.header(2, eid.encoded_len() as u64);
+                eid.write(w);
+            }
+            BlockBody::BundleAge(ms) => {
+                w.header(2, cbor::header_len(*ms) as u64);
+                w.uint(*ms);
+            }
+            BlockBody::HopCount(h) => {
+                let len = 1 + cbor::header_len(h.limit) + cbor::header_len(h.count);
+                w.header(2, len as u64);
+                w.byte(0x82);
+                w.uint(h.limit);
+                w.uint(h.count);
+            }
+        }
+        finish_crc(w, start, self.crc);
+    }
+
+    /// Writes the array header and the four integers before the data.
+    #[inline(always)]
+    fn write_head(&self, w: &mut SliceWriter<'_>) {
         let array = if self.crc == CrcType::None {
             0x85
         } else {
@@ -167,25 +234,6 @@ impl CanonicalBlock {
             w.uint(flags);
             w.byte(self.crc.code() as u8);
         }
-        match &self.body {
-            BlockBody::Payload(data) | BlockBody::Other { data, .. } => w.bytes(data),
-            BlockBody::PreviousNode(eid) => {
-                w.header(2, eid.encoded_len() as u64);
-                eid.write(w);
-            }
-            BlockBody::BundleAge(ms) => {
-                w.header(2, cbor::header_len(*ms) as u64);
-                w.uint(*ms);
-            }
-            BlockBody::HopCount(h) => {
-                let len = 1 + cbor::header_len(h.limit) + cbor::header_len(h.count);
-                w.header(2, len as u64);
-                w.byte(0x82);
-                w.uint(h.limit);
-                w.uint(h.count);
-            }
-        }
-        finish_crc(w, start, self.crc);
     }
 
     /// Upper bound of the encoded size, for buffer reservation.

@@ -154,6 +154,24 @@ mod tests {
     }
 
     #[test]
+    fn small_bundle_encoding_holds_no_slack_memory() {
+        let b = BundleBuilder::new(
+            "dtn://a/".parse().unwrap(),
+            "dtn://b/inbox".parse().unwrap(),
+            ts(),
+            3_600_000,
+        )
+        .payload(&b"a short field report"[..])
+        .build()
+        .unwrap();
+        let encoded = b.encode();
+        // Stored bundles keep their vector: a capacity of twice the length would double a
+        // store of small bundles.
+        assert_eq!(encoded.capacity(), encoded.len());
+        assert_eq!(Bundle::decode(Bytes::from(encoded)).unwrap(), b);
+    }
+
+    #[test]
     fn report_to_sharing_only_a_prefix_with_the_source_decodes_as_itself() {
         let b = BundleBuilder::new(
             "dtn://a/x".parse().unwrap(),
@@ -203,6 +221,29 @@ mod tests {
         assert_eq!(&out[5..], &encoded[..]);
         assert!(encoded.len() <= b.size_hint());
         assert_eq!(Bundle::decode(Bytes::from(encoded)).unwrap(), b);
+    }
+
+    #[test]
+    fn large_payload_appended_directly_round_trips_with_every_crc_type() {
+        for crc in [CrcType::None, CrcType::Crc16, CrcType::Crc32c] {
+            let payload: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
+            let b = BundleBuilder::new(
+                "dtn://a/x".parse().unwrap(),
+                "dtn://b/y".parse().unwrap(),
+                ts(),
+                1000,
+            )
+            .crc(crc)
+            .hop_limit(9)
+            .payload(payload.clone())
+            .build()
+            .unwrap();
+            let encoded = b.encode();
+            assert!(encoded.len() <= b.size_hint());
+            let decoded = Bundle::decode(Bytes::from(encoded)).unwrap();
+            assert_eq!(decoded, b, "{crc:?}");
+            assert_eq!(&decoded.payload()[..], &payload[..]);
+        }
     }
 
     #[test]

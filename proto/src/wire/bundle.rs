@@ -50,6 +50,9 @@ pub struct BundleId {
     pub fragment: Option<(u64, u64)>,
 }
 
+/// Encodings bounded by this many bytes are built on the stack (see [`Bundle::encode`]).
+const SMALL_ENCODING: usize = 512;
+
 /// A valid BPv7 bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bundle {
@@ -164,9 +167,28 @@ impl Bundle {
     /// The encoded bundle, in one allocation (of [`Self::size_hint`] bytes).
     pub fn encode(&self) -> Vec<u8> {
         let max_len = self.size_hint();
+        if max_len <= SMALL_ENCODING {
+            // Written on the stack and copied out at its exact size: the bound counts every
+            // integer at its longest (about twice a small bundle), and a vector with that slack
+            // would hold it for as long as the bundle stays stored.
+            let mut buf = [0_u8; SMALL_ENCODING];
+            let mut w = cbor::SliceWriter::new(&mut buf[..max_len]);
+            self.write_small(&mut w);
+            let len = w.position();
+            return buf[..len].to_vec();
+        }
         let mut out = Vec::with_capacity(max_len);
         self.append_encoding(&mut out, max_len);
         out
+    }
+
+    fn write_small(&self, w: &mut cbor::SliceWriter<'_>) {
+        w.byte(0x9f); // indefinite-length array (RFC 9171 §4.1)
+        self.primary.write(w);
+        for block in &self.blocks {
+            block.write(w);
+        }
+        w.byte(0xff);
     }
 
     /// Appends the encoded bundle to `out`.
@@ -176,14 +198,24 @@ impl Bundle {
 
     /// Appends the encoding, which `max_len` bounds.
     fn append_encoding(&self, out: &mut Vec<u8>, max_len: usize) {
-        cbor::append_bounded(out, max_len, |w| {
-            w.byte(0x9f); // indefinite-length array (RFC 9171 §4.1)
-            self.primary.write(w);
+        if self.blocks.iter().any(|b| b.large_data().is_some()) {
+            // Large data is copied once, straight into `out`: the rest goes through bounded
+            // buffers block by block.
+            out.reserve(max_len);
+            cbor::append_bounded(out, 1 + self.primary.max_encoded_len(), |w| {
+                w.byte(0x9f); // indefinite-length array (RFC 9171 §4.1)
+                self.primary.write(w);
+            });
             for block in &self.blocks {
-                block.write(w);
+                match block.large_data() {
+                    Some(data) => block.append_large(out, data),
+                    None => block.encode(out),
+                }
             }
-            w.byte(0xff);
-        });
+            out.push(0xff);
+            return;
+        }
+        cbor::append_bounded(out, max_len, |w| self.write_small(w));
     }
 
     /// An upper bound of the encoded size, a little above it (integers are counted at their
