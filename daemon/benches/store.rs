@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use proto::node::{BundleKey, BundleMeta, StoreOp};
+use proto::node::{BundleIndex, BundleKey, BundleMeta, StoreOp};
+use proto::wire::{BundleBuilder, CreationTimestamp, DtnTime};
 use tern_daemon::store::{SledStore, WriteBatch};
 
 /// Bundles per round, bundle size, ops per flush, and whether a flush's ops form one batch.
@@ -35,6 +36,18 @@ fn put_rounds(
     (count, size, per_flush, batched): Case,
 ) -> Duration {
     let payload = Bytes::from(vec![0x5a; size]);
+    // The store keeps the index verbatim: any bundle's will do.
+    let creation = CreationTimestamp::new(DtnTime(1), 0);
+    let sample = BundleBuilder::new(
+        "ipn:1.1".parse().unwrap(),
+        "ipn:2.1".parse().unwrap(),
+        creation,
+        60_000,
+    )
+    .payload(b"sample".to_vec())
+    .build()
+    .unwrap();
+    let index = BundleIndex::of(&sample, size as u64);
     let mut spent = Duration::ZERO;
     for _ in 0..iters {
         let first = *next_key;
@@ -44,6 +57,7 @@ fn put_rounds(
             let op = StoreOp::PutBundle {
                 key: BundleKey(*next_key),
                 bytes: payload.clone(),
+                index: Box::new(index.clone()),
                 meta: BundleMeta::default(),
             };
             *next_key += 1;

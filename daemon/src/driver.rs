@@ -22,7 +22,8 @@ use proto::node::{
     BundleKey, BundleSummary, Counters, Input, LinkId, Node, Output, RefuseReason, RegisterError,
     Report, Rewrite, RxId, StoreOp, Submit, SubmitError, TxOutcome, TxToken,
 };
-use proto::wire::{Bundle, BundleFlags, Eid};
+use proto::wire::splice::splice;
+use proto::wire::{Bundle, BundleFlags, DecodeLimits, Eid};
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::{debug, info, warn};
@@ -88,8 +89,10 @@ pub enum LinkCommand {
     Send {
         /// The node's token.
         token: TxToken,
-        /// Encoded bundle, rewritten for this hop.
-        bytes: Bytes,
+        /// Encoded bundle, rewritten for this hop, as buffers to send in order as one bundle:
+        /// one for a small bundle; for a large one the rewritten head and a slice of the stored
+        /// bundle, so its payload is never copied (see `proto::wire::splice`).
+        bytes: Vec<Bytes>,
     },
     /// Acknowledge an inbound transfer (its bundle is durable).
     Accept {
@@ -646,10 +649,14 @@ impl Driver {
             Ok(None) => return Err("bundle not in store"),
             Err(_) => return Err("store read failed"),
         };
-        let mut bundle = Bundle::decode(bytes).map_err(|_| "stored bundle does not decode")?;
-        rewrite.apply(&mut bundle);
-        let bytes = Bytes::from(bundle.encode());
-        let len = bytes.len();
+        let spliced = splice(&bytes, &DecodeLimits::default(), |b| rewrite.apply(b))
+            .map_err(|_| "stored bundle does not decode")?;
+        let len = spliced.len();
+        let bytes = if len < SPLICE_MIN {
+            vec![spliced.to_bytes()]
+        } else {
+            spliced.into_chunks()
+        };
         let info = self.links.get_mut(&link).ok_or("link is gone")?;
         info.commands
             .send(LinkCommand::Send { token, bytes })
@@ -700,6 +707,15 @@ impl Driver {
 }
 
 const LINK_ENDED: &str = "link task has ended";
+
+/// Bundles of at least this many bytes go to their link as chunks (rewritten head, stored
+/// payload); smaller ones are joined into one buffer.
+///
+/// Why: each chunk becomes at least one TCPCL segment, which the peer acknowledges, so a small
+/// bundle in two chunks costs an extra segment and ack for the sake of copying a few KiB. Above
+/// this size the copy saved matters more. The same size as the store's file threshold
+/// ([`crate::store::FILE_MIN`]): the bundles read from files are the ones worth not copying.
+const SPLICE_MIN: usize = crate::store::FILE_MIN;
 
 /// Most bytes of bundles a link task holds for sending at once (at least one bundle goes
 /// whatever its size). The node's window counts bundles; this bounds their bytes, so a window of

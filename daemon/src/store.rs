@@ -20,6 +20,7 @@
 //! | `B` + bundle key (`u64` big-endian)| the encoded bundle, exactly as received |
 //! | `F` + bundle key (`u64` big-endian)| postcard(`FileRef`): the bundle is a file (see below) |
 //! | `M` + bundle key (`u64` big-endian)| postcard([`BundleMeta`])                |
+//! | `I` + bundle key (`u64` big-endian)| postcard([`BundleIndex`]), written once with the bundle |
 //! | `T` + postcard([`BundleId`])       | postcard([`DtnTime`]): the tombstone's end |
 //! | `R` + endpoint URI text            | empty: a registration                   |
 //! | `S`                                | the router's state (`StoreOp::PutRouterState`) |
@@ -27,6 +28,15 @@
 //! A bundle of at least [`FILE_MIN`] bytes is not in sled but in a file of directory `files/`,
 //! named by a number from sled's id generator; its `F` record says which (see [`files`] for
 //! why, and for the crash-safety rules). A bundle has either a `B` or an `F` record.
+//!
+//! # Restoring without payloads
+//!
+//! [`SledStore::restored`] builds the node's bundle table from the `I` and `M` records alone:
+//! it never reads a bundle's file, only checks its length, and walks the `B` records' keys
+//! without keeping their values. Bytes come back only for the few bundles the node needs them
+//! for ([`BundleIndex::needs_bytes_on_restore`]: fragments addressed to a registered endpoint).
+//! So a node storing gigabytes starts in memory proportional to its bundle count, not to its
+//! store (a Raspberry Pi restarting after a power cut must not run out of memory).
 //!
 //! Tree `mailbox` holds deliveries waiting for their application (see [`MailboxRecord`]):
 //! endpoint URI text + `0x00` + sequence number (`u64` big-endian) → postcard(record), where the
@@ -41,9 +51,10 @@
 //! A store that cannot be read at all, or whose format version is not ours, is refused: guessing
 //! at an unknown layout could silently lose bundles. Single damaged records are not worth a node
 //! that will not start: a bundle whose metadata is missing or unreadable comes back with
-//! `BundleMeta::default()` (the bundle outlives its bookkeeping), a metadata record without its
-//! bundle is dropped, and an unreadable tombstone or registration is skipped. Each case logs a
-//! warning naming the record's key.
+//! `BundleMeta::default()` (the bundle outlives its bookkeeping); a bundle whose index is missing
+//! or unreadable is read and decoded once to rebuild it (and dropped if it does not decode); a
+//! metadata or index record without its bundle is dropped, and an unreadable tombstone or
+//! registration is skipped. Each case logs a warning naming the record's key.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -52,8 +63,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use proto::node::{BundleKey, BundleMeta, Restored, StoreOp, StoredBundle};
-use proto::wire::{BundleId, DtnTime, Eid};
+use proto::node::{BundleIndex, BundleKey, BundleMeta, Restored, StoreOp, StoredBundle};
+use proto::wire::{Bundle, BundleId, DtnTime, Eid};
 use serde::Serialize;
 
 mod files;
@@ -66,8 +77,10 @@ pub use mailbox::MailboxRecord;
 /// The layout version this build reads and writes. Bump it whenever the layout above changes,
 /// so an older or newer tern refuses a store it would misread instead of corrupting it.
 /// Version 2 added file-backed bundles (`F` records, `files/`), file-backed mailbox records and
-/// the router state record.
-pub const FORMAT_VERSION: u32 = 2;
+/// the router state record. Version 3 added the `I` (index) records, so that a restart reads
+/// no bundle bytes; a version 2 store lacks them and is refused rather than read bundle by
+/// bundle.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// sled's page cache. Its default (1 GiB) is far more than a node needs once large bundles
 /// are files: the records left are small, and the operating system caches the disk anyway.
@@ -95,6 +108,7 @@ const FILE_BUNDLE: u8 = b'F';
 const ROUTER_STATE_KEY: &[u8] = b"S";
 const FILES_DIR: &str = "files";
 const META: u8 = b'M';
+const INDEX: u8 = b'I';
 const TOMBSTONE: u8 = b'T';
 const REGISTRATION: u8 = b'R';
 
@@ -380,8 +394,19 @@ impl SledStore {
     /// (its record comes with the batch); nothing is durable before [`Self::flush`].
     pub fn stage(&self, batch: &mut WriteBatch, op: &StoreOp) -> Result<(), StoreError> {
         match op {
-            StoreOp::PutBundle { key, bytes, meta } => {
+            StoreOp::PutBundle {
+                key,
+                bytes,
+                index,
+                meta,
+            } => {
+                // Putting a key again replaces the bundle whole, as in `StoreState`: its old
+                // file (if any) loses its reference and the other kind of record goes.
+                if let Some(old) = self.files.take_bundle(*key) {
+                    batch.released.push(old.file);
+                }
                 if bytes.len() >= FILE_MIN {
+                    batch.node.remove(&bundle_key(*key));
                     let file = self
                         .db
                         .generate_id()
@@ -399,15 +424,20 @@ impl SledStore {
                         encode(&at, || format!("file record of {key}"))?,
                     );
                 } else {
+                    batch.node.remove(&file_key(*key));
                     batch.node.insert(&bundle_key(*key), bytes.as_ref());
                 }
                 batch.node.insert(
                     &meta_key(*key),
                     encode(meta, || format!("metadata of {key}"))?,
                 );
+                batch.node.insert(
+                    &index_key(*key),
+                    encode(index, || format!("index of {key}"))?,
+                );
                 batch.puts.insert(*key, bytes.clone());
                 batch.deleted.remove(key);
-                batch.node_writes += 2;
+                batch.node_writes += 3;
                 batch.bytes += bytes.len();
             }
             StoreOp::UpdateMeta { key, meta } => {
@@ -425,12 +455,13 @@ impl SledStore {
                 batch.node.remove(&bundle_key(*key));
                 batch.node.remove(&file_key(*key));
                 batch.node.remove(&meta_key(*key));
+                batch.node.remove(&index_key(*key));
                 if let Some(at) = self.files.take_bundle(*key) {
                     batch.released.push(at.file);
                 }
                 batch.puts.remove(key);
                 batch.deleted.insert(*key);
-                batch.node_writes += 3;
+                batch.node_writes += 4;
             }
             StoreOp::PutTombstone { id, until } => {
                 batch.node.insert(
@@ -555,43 +586,49 @@ impl SledStore {
         self.bundle(key)
     }
 
-    /// Everything `Node::new` needs after a restart: bundles in key order with their metadata,
-    /// tombstones and registrations. Damaged records are handled as the module doc says.
+    /// Everything `Node::new` needs after a restart: bundles in key order with their index and
+    /// metadata (bytes only where [`BundleIndex::needs_bytes_on_restore`] asks), tombstones and
+    /// registrations. Reads no bundle file and keeps no bundle value (see the module doc).
+    /// Damaged records are handled as the module doc says.
     pub fn restored(&self) -> Result<Restored, StoreError> {
-        let mut metas = BTreeMap::new();
-        for (key, value) in self.scan(META)? {
-            let Some(bundle) = key_of(&key) else {
-                tracing::warn!(record = %describe_key(&key), "skipping a metadata record with a malformed key");
-                continue;
-            };
-            metas.insert(bundle, value);
-        }
-        let mut found = Vec::new();
-        for (key, bytes) in self.scan(BUNDLE)? {
-            let Some(bundle) = key_of(&key) else {
-                tracing::warn!(record = %describe_key(&key), "skipping a bundle record with a malformed key");
-                continue;
-            };
-            found.push((bundle, Bytes::copy_from_slice(&bytes)));
+        let registrations = self.restored_registrations()?;
+        let mut metas = self.records_by_bundle(META)?;
+        let mut indices = self.records_by_bundle(INDEX)?;
+        let mut present = BTreeSet::new();
+        // Keys only: each value is dropped as soon as the walk passes it.
+        for key in self.node.scan_prefix([BUNDLE]).keys() {
+            let key = key.map_err(self.failed(|| "reading the 'B' records".to_owned()))?;
+            match key_of(&key) {
+                Some(bundle) => {
+                    present.insert(bundle);
+                }
+                None => {
+                    tracing::warn!(record = %describe_key(&key), "skipping a bundle record with a malformed key");
+                }
+            }
         }
         for (key, _) in self.scan(FILE_BUNDLE)? {
             let Some(bundle) = key_of(&key) else {
                 continue;
             };
-            match self.bundle(bundle) {
-                Ok(Some(bytes)) => found.push((bundle, bytes)),
-                Ok(None) => {}
-                Err(error) => {
+            let Some(at) = self.files.file_of(bundle) else {
+                continue;
+            };
+            match self.files.check(at.file, at.len) {
+                Ok(()) => {
+                    present.insert(bundle);
+                }
+                Err(source) => {
                     // Its record became durable before its file was synced: a bundle that was
                     // never acknowledged (see `files`).
+                    let error = self.file_failed(at.file, "checking a bundle's file", source);
                     tracing::warn!(%bundle, %error, "dropping a bundle whose file is incomplete");
-                    self.drop_file_bundle(bundle)?;
+                    self.drop_bundle(bundle)?;
                 }
             }
         }
-        found.sort_by_key(|(k, _)| *k);
         let mut bundles = Vec::new();
-        for (bundle, bytes) in found {
+        for bundle in present {
             let meta = match metas.remove(&bundle) {
                 None => {
                     tracing::warn!(%bundle, "bundle has no metadata record; restoring it with default metadata");
@@ -602,14 +639,47 @@ impl SledStore {
                     BundleMeta::default()
                 }),
             };
+            let read = indices
+                .remove(&bundle)
+                .map(|raw| postcard::from_bytes::<BundleIndex>(&raw));
+            let index = match read {
+                Some(Ok(index)) => index,
+                damaged => {
+                    let problem = if damaged.is_some() {
+                        "unreadable"
+                    } else {
+                        "missing"
+                    };
+                    tracing::warn!(%bundle, problem, "bundle's index record is damaged; rebuilding it from the bundle");
+                    match self.rebuilt_index(bundle)? {
+                        Some(index) => index,
+                        None => {
+                            self.drop_bundle(bundle)?;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let bytes = if index.needs_bytes_on_restore(&registrations) {
+                self.bundle(bundle).unwrap_or_else(|error| {
+                    tracing::warn!(%bundle, %error, "cannot read a local fragment; restoring it without its bytes");
+                    None
+                })
+            } else {
+                None
+            };
             bundles.push(StoredBundle {
                 key: bundle,
-                bytes,
+                index,
                 meta,
+                bytes,
             });
         }
         for bundle in metas.keys() {
             tracing::warn!(%bundle, "dropping a metadata record whose bundle is gone");
+        }
+        for bundle in indices.keys() {
+            tracing::warn!(%bundle, "dropping an index record whose bundle is gone");
         }
         let router_state = self
             .node
@@ -619,13 +689,47 @@ impl SledStore {
         Ok(Restored {
             bundles,
             tombstones: self.restored_tombstones()?,
-            registrations: self.restored_registrations()?,
+            registrations,
             router_state,
         })
     }
 
-    /// Removes a file-backed bundle's records and its file reference (recovery only).
-    fn drop_file_bundle(&self, bundle: BundleKey) -> Result<(), StoreError> {
+    /// The records under `prefix` (`M` or `I`), by bundle key; malformed keys are skipped.
+    fn records_by_bundle(&self, prefix: u8) -> Result<BTreeMap<BundleKey, sled::IVec>, StoreError> {
+        let mut records = BTreeMap::new();
+        for (key, value) in self.scan(prefix)? {
+            let Some(bundle) = key_of(&key) else {
+                tracing::warn!(record = %describe_key(&key), "skipping a record with a malformed key");
+                continue;
+            };
+            records.insert(bundle, value);
+        }
+        Ok(records)
+    }
+
+    /// The index of a stored bundle whose index record is damaged, from its bytes (read for
+    /// this bundle alone); `None` if it cannot be read or no longer decodes.
+    fn rebuilt_index(&self, bundle: BundleKey) -> Result<Option<BundleIndex>, StoreError> {
+        let bytes = match self.bundle(bundle) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(None),
+            Err(error) => {
+                tracing::warn!(%bundle, %error, "dropping a bundle that cannot be read");
+                return Ok(None);
+            }
+        };
+        let size = bytes.len() as u64;
+        match Bundle::decode(bytes) {
+            Ok(decoded) => Ok(Some(BundleIndex::of(&decoded, size))),
+            Err(error) => {
+                tracing::warn!(%bundle, %error, "dropping a stored bundle that does not decode");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Removes a bundle's records and its file reference (recovery only).
+    fn drop_bundle(&self, bundle: BundleKey) -> Result<(), StoreError> {
         let mut batch = WriteBatch::default();
         self.stage(&mut batch, &StoreOp::DeleteBundle { key: bundle })?;
         self.commit(batch)?;
@@ -744,6 +848,10 @@ fn meta_key(key: BundleKey) -> [u8; 9] {
     prefixed_u64(META, key.0)
 }
 
+fn index_key(key: BundleKey) -> [u8; 9] {
+    prefixed_u64(INDEX, key.0)
+}
+
 fn prefixed_u64(prefix: u8, n: u64) -> [u8; 9] {
     let mut key = [prefix; 9];
     key[1..].copy_from_slice(&n.to_be_bytes());
@@ -782,7 +890,7 @@ fn describe_key(key: &[u8]) -> String {
     };
     let prefix = char::from(prefix);
     match (prefix, key_of(key)) {
-        ('B' | 'F' | 'M', Some(bundle)) => format!("{prefix}/{bundle}"),
+        ('B' | 'F' | 'M' | 'I', Some(bundle)) => format!("{prefix}/{bundle}"),
         ('R', _) => format!("R/{}", String::from_utf8_lossy(rest)),
         _ => format!("{prefix}/{}", hex::encode(rest)),
     }

@@ -417,7 +417,10 @@ fn a_reconciling_link_carries_only_what_the_peer_lacks() {
     assert_eq!((with.started, with.relayed, with.refused), (2, 2, 0));
     assert!(with.control_bytes > 0);
     let without = relayed_twice(false);
-    assert_eq!((without.started, without.relayed, without.refused), (3, 2, 1));
+    assert_eq!(
+        (without.started, without.relayed, without.refused),
+        (3, 2, 1)
+    );
     assert_eq!(without.control_bytes, 0);
 }
 
@@ -431,5 +434,9 @@ fn reconciliation_delays_offers_by_its_round_trip() {
     assert_eq!(r.delivered, 1);
     // Waits for the contact (1 s), at least one exchange of control messages (0.5 s each way),
     // then the transfer's own 0.5 s delay.
-    assert!(r.latency_avg.unwrap() >= 1.0 + 1.0 + 0.5, "{:?}", r.latency_avg);
+    assert!(
+        r.latency_avg.unwrap() >= 1.0 + 1.0 + 0.5,
+        "{:?}",
+        r.latency_avg
+    );
 }

@@ -150,6 +150,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a panic is how a test fails
 mod tests {
     use super::*;
 

@@ -87,7 +87,12 @@ fn index() -> impl Strategy<Value = BundleIndex> {
     (
         (bundle_id(), eid(), eid(), any::<u64>()),
         (any::<u64>(), any::<u64>(), any::<u64>()),
-        (any::<bool>(), any::<bool>(), 0usize..4, prop::option::of(any::<u32>())),
+        (
+            any::<bool>(),
+            any::<bool>(),
+            0usize..4,
+            prop::option::of(any::<u32>()),
+        ),
     )
         .prop_map(
             |(
@@ -122,7 +127,7 @@ fn bundle_bytes() -> impl Strategy<Value = Bytes> {
 fn op() -> impl Strategy<Value = StoreOp> {
     prop_oneof![
         4 => (key(), bundle_bytes(), index(), meta()).prop_map(
-            |(key, bytes, index, meta)| StoreOp::PutBundle { key, bytes, index, meta }
+            |(key, bytes, index, meta)| StoreOp::PutBundle { key, bytes, index: Box::new(index), meta }
         ),
         2 => (key(), meta()).prop_map(|(key, meta)| StoreOp::UpdateMeta { key, meta }),
         2 => key().prop_map(|key| StoreOp::DeleteBundle { key }),
@@ -136,13 +141,7 @@ fn op() -> impl Strategy<Value = StoreOp> {
 
 /// A restored bundle: key, the bytes its store holds, the bytes restoring handed back (if any),
 /// index and metadata.
-type NormalBundle = (
-    BundleKey,
-    Vec<u8>,
-    Option<Vec<u8>>,
-    BundleIndex,
-    BundleMeta,
-);
+type NormalBundle = (BundleKey, Vec<u8>, Option<Vec<u8>>, BundleIndex, BundleMeta);
 
 type Normal = (Vec<NormalBundle>, Vec<(BundleId, DtnTime)>, Vec<Eid>);
 
@@ -182,7 +181,9 @@ fn reopened(dir: &TempDir) -> Normal {
 
 /// What the reference restores, its bytes read from its maps.
 fn expected(reference: &StoreState) -> Normal {
-    normal(reference.restored(), |key| reference.bundles[&key].0.clone())
+    normal(reference.restored(), |key| {
+        reference.bundles[&key].0.clone()
+    })
 }
 
 proptest! {
@@ -214,7 +215,7 @@ fn mem_store_after_a_crash_restores_what_sled_holds_after_the_last_flush() {
     let put = |key: u64| StoreOp::PutBundle {
         key: BundleKey(key),
         bytes: Bytes::from(vec![key as u8; 10]),
-        index: BundleIndex {
+        index: Box::new(BundleIndex {
             id: BundleId {
                 source: eid("ipn:7.1"),
                 creation: CreationTimestamp {
@@ -234,7 +235,7 @@ fn mem_store_after_a_crash_restores_what_sled_holds_after_the_last_flush() {
             has_hop_count: false,
             class: Priority::Normal,
             carried_copies: None,
-        },
+        }),
         meta: BundleMeta {
             forwarded_to: BTreeSet::from([eid("ipn:2.1")]),
             ..BundleMeta::default()

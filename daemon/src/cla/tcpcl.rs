@@ -175,7 +175,7 @@ struct Link {
     /// The peer sent its control hello: control messages flow both ways.
     peer_control: bool,
     /// Bundles waiting for room in the session's window.
-    queued: VecDeque<(TxToken, Bytes)>,
+    queued: VecDeque<(TxToken, Vec<Bytes>)>,
     /// Our transfers in flight and the node's token for each.
     tokens: BTreeMap<TransferId, TxToken>,
     /// Tokens sent as several fragments: fragments still unsettled, and the outcome so far.
@@ -534,8 +534,9 @@ impl Link {
                 }
             }
             LinkCommand::Send { token, bytes } => {
-                if bytes.len() as u64 > self.peer_transfer_mru {
-                    self.queue_fragments(token, bytes);
+                let len: usize = bytes.iter().map(Bytes::len).sum();
+                if len as u64 > self.peer_transfer_mru {
+                    self.queue_fragments(token, join(bytes));
                 } else {
                     self.queued.push_back((token, bytes));
                 }
@@ -566,7 +567,7 @@ impl Link {
             let Some((token, bytes)) = self.queued.pop_front() else {
                 return;
             };
-            match self.session.send_bundle(bytes) {
+            match self.session.send_bundle_chunks(bytes) {
                 Ok(id) => {
                     self.tokens.insert(id, token);
                 }
@@ -595,7 +596,8 @@ impl Link {
                 self.fragmented
                     .insert(token, (parts.len(), TxOutcome::Accepted));
                 for part in parts {
-                    self.queued.push_back((token, Bytes::from(part.encode())));
+                    self.queued
+                        .push_back((token, vec![Bytes::from(part.encode())]));
                 }
             }
             Ok(_) | Err(_) => {
@@ -660,4 +662,16 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
+}
+
+/// A bundle's buffers as one (copied only when there are several): fragmenting decodes it.
+fn join(chunks: Vec<Bytes>) -> Bytes {
+    if let [one] = chunks.as_slice() {
+        return one.clone();
+    }
+    let mut joined = Vec::with_capacity(chunks.iter().map(Bytes::len).sum());
+    for chunk in &chunks {
+        joined.extend_from_slice(chunk);
+    }
+    Bytes::from(joined)
 }

@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
@@ -67,6 +67,8 @@ pub(super) struct Files {
     dir_dirty: AtomicBool,
     /// Files without references, to delete once their removal is durable.
     doomed: Mutex<Vec<u64>>,
+    /// Files read so far, so tests can tell that recovery reads none.
+    reads: AtomicUsize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -86,6 +88,7 @@ impl Files {
             unsynced: Mutex::default(),
             dir_dirty: AtomicBool::new(false),
             doomed: Mutex::default(),
+            reads: AtomicUsize::new(0),
         })
     }
 
@@ -148,6 +151,22 @@ impl Files {
         }
     }
 
+    /// Whether `file` holds at least `len` bytes (an error if shorter), without reading it:
+    /// recovery checks every bundle file this way (see `store`'s "Restoring without payloads").
+    pub(super) fn check(&self, file: u64, len: u64) -> std::io::Result<()> {
+        let size = std::fs::metadata(self.path(file))?.len();
+        if size < len {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "file {} has {size} bytes, {len} expected",
+                    self.path(file).display()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The whole file.
     pub(super) fn read(&self, file: u64, len: u64) -> std::io::Result<Bytes> {
         self.read_range(file, 0, len)
@@ -155,6 +174,7 @@ impl Files {
 
     /// `len` bytes at `offset`; an error if the file is shorter.
     pub(super) fn read_range(&self, file: u64, offset: u64, len: u64) -> std::io::Result<Bytes> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
         let mut f = File::open(self.path(file))?;
         let size = f.metadata()?.len();
         if offset.checked_add(len).is_none_or(|end| end > size) {
@@ -233,6 +253,12 @@ impl Files {
             }
         }
         Ok(removed)
+    }
+
+    /// Files read since the store was opened, for tests.
+    #[cfg(test)]
+    pub(super) fn reads(&self) -> usize {
+        self.reads.load(Ordering::Relaxed)
     }
 
     /// References counted, for tests.

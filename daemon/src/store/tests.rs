@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use proto::node::store::StoreState;
-use proto::wire::CreationTimestamp;
+use proto::wire::{BundleBuilder, BundleFlags, CreationTimestamp, Priority};
 use tempfile::TempDir;
 
 use super::*;
@@ -41,10 +41,30 @@ fn id(seq: u64) -> BundleId {
     }
 }
 
+/// An index as the node would write it for bundle `key` of `size` bytes (odd keys are
+/// fragments); stores keep it verbatim, so it need not match the bytes.
+fn index(key: u64, size: usize) -> BundleIndex {
+    BundleIndex {
+        id: id(key),
+        destination: eid("dtn://dst/app"),
+        report_to: eid("dtn://src/reports"),
+        flags: BundleFlags::REPORT_DELIVERY | BundleFlags::from_bits_retain(1 << 50),
+        total_adu_length: (key % 2 == 1).then_some(40),
+        payload_len: size as u64 / 2,
+        size: size as u64,
+        lifetime_ms: 60_000,
+        has_bundle_age: key.is_multiple_of(3),
+        has_hop_count: true,
+        class: Priority::Bulk,
+        carried_copies: Some(4),
+    }
+}
+
 fn put(key: u64, bytes: &[u8]) -> StoreOp {
     StoreOp::PutBundle {
         key: BundleKey(key),
         bytes: Bytes::copy_from_slice(bytes),
+        index: Box::new(index(key, bytes.len())),
         meta: meta("ipn:2.0", &["ipn:3.0"]),
     }
 }
@@ -55,12 +75,16 @@ type Normal = (
     Vec<Eid>,
 );
 
-/// `Restored` in a comparable form, vectors sorted.
-fn normal(r: Restored) -> Normal {
+/// `Restored` in a comparable form, vectors sorted, each bundle's bytes read back from `store`
+/// (restoring hands back none).
+fn normal(store: &SledStore, r: Restored) -> Normal {
     let mut bundles: Vec<_> = r
         .bundles
         .into_iter()
-        .map(|b| (b.key.0, b.bytes.to_vec(), b.meta))
+        .map(|b| {
+            let bytes = store.bundle(b.key).unwrap().unwrap();
+            (b.key.0, bytes.to_vec(), b.meta)
+        })
         .collect();
     let (mut tombstones, mut registrations) = (r.tombstones, r.registrations);
     bundles.sort_by_key(|b| b.0);
@@ -126,21 +150,32 @@ fn applied_and_flushed_ops_restore_the_same_state_after_reopen() {
         store.flush().unwrap();
     }
     let store = open(&dir);
-    let restored = normal(store.restored().unwrap());
-    assert_eq!(restored, normal(reference.restored()));
+    let restored = normal(&store, store.restored().unwrap());
+    let expected: Vec<_> = reference
+        .bundles
+        .iter()
+        .map(|(k, (bytes, meta))| (k.0, bytes.to_vec(), meta.clone()))
+        .collect();
+    assert_eq!(restored.0, expected);
+    let reference = reference.restored();
+    assert_eq!(
+        (&restored.1, &restored.2),
+        (&reference.tombstones, &reference.registrations)
+    );
     assert_eq!(restored.0.iter().map(|b| b.0).collect::<Vec<_>>(), [2, 3]);
     assert_eq!(restored.1, vec![(id(1), DtnTime(9_000))]);
     assert_eq!(restored.2, vec![eid("dtn://me/inbox")]);
 }
 
 #[test]
-fn put_bundle_writes_bytes_and_meta_and_delete_removes_both() {
+fn put_bundle_writes_bytes_index_and_meta_and_delete_removes_them_all() {
     let dir = TempDir::new().unwrap();
     let store = open(&dir);
     store.apply(&put(7, b"seven")).unwrap();
     let mut with_bundle = vec![VERSION_KEY.to_vec()];
     with_bundle.push(bundle_key(BundleKey(7)).to_vec());
     with_bundle.push(meta_key(BundleKey(7)).to_vec());
+    with_bundle.push(index_key(BundleKey(7)).to_vec());
     with_bundle.sort();
     assert_eq!(node_keys(&store), with_bundle);
     assert_eq!(
@@ -182,7 +217,7 @@ fn corrupted_meta_restores_the_bundle_with_default_meta() {
         store.flush().unwrap();
     }
     let store = open(&dir);
-    let (bundles, _, _) = normal(store.restored().unwrap());
+    let (bundles, _, _) = normal(&store, store.restored().unwrap());
     assert_eq!(
         bundles,
         vec![
@@ -200,7 +235,7 @@ fn bundle_without_meta_is_restored_and_meta_without_bundle_is_dropped() {
     store.apply(&put(2, b"b")).unwrap();
     store.node.remove(meta_key(BundleKey(1))).unwrap();
     store.node.remove(bundle_key(BundleKey(2))).unwrap();
-    let (bundles, _, _) = normal(store.restored().unwrap());
+    let (bundles, _, _) = normal(&store, store.restored().unwrap());
     assert_eq!(bundles, vec![(1, b"a".to_vec(), BundleMeta::default())]);
 }
 
@@ -216,7 +251,7 @@ fn unreadable_tombstones_and_registrations_are_skipped() {
         .unwrap();
     store.node.insert(b"T\xff\xff", &[]).unwrap();
     store.node.insert(b"Rnot an eid", &[]).unwrap();
-    let (_, tombstones, registrations) = normal(store.restored().unwrap());
+    let (_, tombstones, registrations) = normal(&store, store.restored().unwrap());
     assert_eq!(tombstones, vec![(id(4), DtnTime(1))]);
     assert!(registrations.is_empty());
 }
@@ -236,7 +271,7 @@ fn unknown_format_version_is_refused_with_a_clear_error() {
     );
     let text = err.to_string();
     assert!(text.contains("format version 7"), "{text}");
-    assert!(text.contains("only version 2"), "{text}");
+    assert!(text.contains("only version 3"), "{text}");
 }
 
 #[test]
@@ -344,7 +379,7 @@ fn large_bundle_is_a_file_and_comes_back_after_reopen() {
         );
     }
     let store = open(&dir);
-    let (bundles, _, _) = normal(store.restored().unwrap());
+    let (bundles, _, _) = normal(&store, store.restored().unwrap());
     assert_eq!(bundles.len(), 1);
     assert_eq!((bundles[0].0, &bundles[0].1), (3, &big(1)));
     let stats = store.stats().unwrap();
@@ -478,7 +513,7 @@ fn bundle_whose_file_is_incomplete_is_dropped_on_recovery() {
         f.set_len(100).unwrap();
     }
     let store = open(&dir);
-    let (bundles, _, _) = normal(store.restored().unwrap());
+    let (bundles, _, _) = normal(&store, store.restored().unwrap());
     assert_eq!(bundles.len(), 1);
     assert_eq!(bundles[0].0, 4);
     assert_eq!(
@@ -545,5 +580,136 @@ fn router_state_comes_back_after_reopen() {
     assert_eq!(
         store.restored().unwrap().router_state.as_deref(),
         Some(&b"p=0.5"[..])
+    );
+}
+
+#[test]
+fn restoring_large_file_backed_bundles_reads_no_file_and_hands_back_no_bytes() {
+    let dir = TempDir::new().unwrap();
+    {
+        let store = open(&dir);
+        store.apply(&put(2, &big(1))).unwrap();
+        store.apply(&put(4, &big(2))).unwrap();
+        store.apply(&put(6, b"small")).unwrap();
+        store.flush().unwrap();
+    }
+    let store = open(&dir);
+    let restored = store.restored().unwrap();
+
+    assert_eq!(store.files.reads(), 0, "no bundle file was read");
+    let keys: Vec<u64> = restored.bundles.iter().map(|b| b.key.0).collect();
+    assert_eq!(keys, [2, 4, 6]);
+    assert!(restored.bundles.iter().all(|b| b.bytes.is_none()));
+    let indices: Vec<&BundleIndex> = restored.bundles.iter().map(|b| &b.index).collect();
+    assert_eq!(
+        indices,
+        [
+            &index(2, big(1).len()),
+            &index(4, big(2).len()),
+            &index(6, 5)
+        ]
+    );
+}
+
+#[test]
+fn fragment_for_a_registered_endpoint_comes_back_with_its_bytes() {
+    let dir = TempDir::new().unwrap();
+    {
+        let store = open(&dir);
+        store
+            .apply(&StoreOp::PutRegistration {
+                endpoint: eid("dtn://dst/app"),
+            })
+            .unwrap();
+        store.apply(&put(1, &big(3))).unwrap(); // a fragment (odd key)
+        store.apply(&put(2, b"whole")).unwrap();
+        store.flush().unwrap();
+    }
+    let store = open(&dir);
+    let restored = store.restored().unwrap();
+
+    let bytes: Vec<Option<Vec<u8>>> = restored
+        .bundles
+        .iter()
+        .map(|b| b.bytes.as_ref().map(|b| b.to_vec()))
+        .collect();
+    assert_eq!(bytes, [Some(big(3)), None]);
+}
+
+#[test]
+fn damaged_index_is_rebuilt_from_the_bundle_and_an_undecodable_one_is_dropped() {
+    let dir = TempDir::new().unwrap();
+    let bundle = BundleBuilder::new(
+        eid("ipn:5.1"),
+        eid("ipn:6.2"),
+        CreationTimestamp::new(DtnTime(900), 3),
+        5_000,
+    )
+    .hop_limit(9)
+    .payload(b"payload".to_vec())
+    .build()
+    .unwrap();
+    let encoded = bundle.encode();
+    {
+        let store = open(&dir);
+        store.apply(&put(1, &encoded)).unwrap();
+        store.apply(&put(2, b"not a bundle")).unwrap();
+        store
+            .node
+            .insert(index_key(BundleKey(1)), &[0xff, 0xff])
+            .unwrap();
+        store.node.remove(index_key(BundleKey(2))).unwrap();
+        store.flush().unwrap();
+    }
+    let store = open(&dir);
+    let restored = store.restored().unwrap();
+
+    assert_eq!(restored.bundles.len(), 1);
+    assert_eq!(
+        restored.bundles[0].index,
+        BundleIndex::of(&bundle, encoded.len() as u64)
+    );
+    assert_eq!(
+        store.bundle(BundleKey(2)).unwrap(),
+        None,
+        "dropped for good"
+    );
+}
+
+#[test]
+fn store_of_format_version_2_is_refused_naming_the_versions() {
+    let dir = TempDir::new().unwrap();
+    {
+        let store = open(&dir);
+        store.node.insert(VERSION_KEY, &2u32.to_be_bytes()).unwrap();
+        store.flush().unwrap();
+    }
+    let error = SledStore::open_waiting(dir.path(), WAIT).unwrap_err();
+    assert!(matches!(error, StoreError::UnknownVersion { found: 2, .. }));
+    assert!(error.to_string().contains("reads only version 3"));
+}
+
+#[test]
+fn putting_a_key_again_replaces_its_file_with_a_small_record_and_back() {
+    let dir = TempDir::new().unwrap();
+    let store = open(&dir);
+    store.apply(&put(2, &big(1))).unwrap();
+    store.apply(&put(2, b"small now")).unwrap();
+    store.flush().unwrap();
+    assert_eq!(files_in(&dir), 0, "the replaced file is gone");
+    assert_eq!(
+        store.bundle(BundleKey(2)).unwrap().as_deref(),
+        Some(&b"small now"[..])
+    );
+
+    store.apply(&put(2, &big(5))).unwrap();
+    store.flush().unwrap();
+    assert!(
+        store.scan(BUNDLE).unwrap().is_empty(),
+        "no stale small record"
+    );
+    assert_eq!(
+        store.bundle(BundleKey(2)).unwrap().as_deref(),
+        Some(&big(5)[..])
     );
 }

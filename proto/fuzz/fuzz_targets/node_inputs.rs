@@ -15,8 +15,10 @@
 //!   stored bundle giving a bundle that still decodes; a delivery goes to a registered
 //!   endpoint that is the bundle's destination, once per bundle and endpoint;
 //! - after a flush the node's bundles are exactly the store's (keys, sizes, `stored_bytes`,
-//!   tombstones, registrations), each durable exactly when reported `Stored`, and a node rebuilt
-//!   from `MemStore::restored()` lists the same bundles and emits nothing;
+//!   tombstones, registrations), each durable exactly when reported `Stored`; each stored
+//!   bundle's persisted `BundleIndex` is the index of its stored bytes; and a node rebuilt from
+//!   `MemStore::restored()` (indices, no bytes but local fragments') lists the same bundles and
+//!   emits nothing;
 //! - after a `Timeout` (with a wall clock) no deadline is left at or before now; `submit`,
 //!   `register` and `unregister` answer as their rules say.
 //!
@@ -33,7 +35,7 @@ use libfuzzer_sys::fuzz_target;
 use tern_proto::node::RefuseReason as NodeRefuse;
 use tern_proto::node::store::MemStore;
 use tern_proto::node::{
-    BundleKey, BundleSummary, Config, Input, Instant, LinkId, Node, Now, Output, RegisterError,
+    BundleIndex, BundleKey, BundleSummary, Config, Input, Instant, LinkId, Node, Now, Output, RegisterError,
     Report, Restored, RxId, StoreOp, Submit, SubmitError, TxOutcome, TxToken,
     control::{ControlLimits, ControlMessage},
 };
@@ -960,6 +962,15 @@ impl Harness {
             .map(|(k, (b, _))| (*k, b.len() as u64))
             .collect();
         assert_eq!(keys, stored, "node and store hold different bundles");
+        for (key, (bytes, _)) in &durable.bundles {
+            let index = durable.indices.get(key).expect("a stored bundle has an index");
+            let decoded = Bundle::decode(bytes.clone()).expect("a stored bundle decodes");
+            assert_eq!(
+                *index,
+                BundleIndex::of(&decoded, bytes.len() as u64),
+                "{key}: persisted index differs from its bytes"
+            );
+        }
         let total: u64 = stored.iter().map(|(_, n)| n).sum();
         assert_eq!(self.node.stored_bytes(), total, "stored_bytes");
         assert_eq!(self.node.stored_bundles(), stored.len(), "stored_bundles");
@@ -992,12 +1003,16 @@ impl Harness {
 
     /// After a flush: a node restarted from the store lists the same bundles.
     fn check_restore(&self) {
-        let mut again = Node::new(
-            self.config.clone(),
-            self.seed,
-            self.now(),
-            self.store.restored(),
-        );
+        let restored = self.store.restored();
+        for b in &restored.bundles {
+            assert_eq!(
+                b.bytes.is_some(),
+                b.index.needs_bytes_on_restore(&restored.registrations),
+                "{}: restored bytes only for local fragments",
+                b.key
+            );
+        }
+        let mut again = Node::new(self.config.clone(), self.seed, self.now(), restored);
         assert!(
             again.poll_output().is_none(),
             "a restored node had something to do at once"

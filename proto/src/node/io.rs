@@ -14,7 +14,11 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::ids::{BundleKey, LinkId, RxId, TxToken};
-use crate::wire::{Bundle, BundleId, DecodeError, DtnTime, Eid, admin::ReasonCode};
+use crate::wire::copies::copies_of;
+use crate::wire::{
+    Bundle, BundleFlags, BundleId, DecodeError, DtnTime, Eid, FragmentInfo, Priority,
+    admin::ReasonCode,
+};
 
 /// An event from the driver.
 #[derive(Debug, Clone)]
@@ -151,12 +155,17 @@ pub enum Output {
 /// A durable-state change, applied by the driver in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreOp {
-    /// Store a bundle as received (or as built, for local submissions) with its metadata.
+    /// Store a bundle as received (or as built, for local submissions) with its index and
+    /// metadata. The store keeps `index` verbatim and hands it back on restart, so the node can
+    /// restore without reading `bytes` (see [`BundleIndex`]).
     PutBundle {
         /// Key.
         key: BundleKey,
         /// Encoded bundle.
         bytes: Bytes,
+        /// What the engine knows of the bundle, written once and never updated. Boxed: it is
+        /// most of the op's size, and every other op is small.
+        index: Box<BundleIndex>,
         /// Metadata.
         meta: BundleMeta,
     },
@@ -222,15 +231,124 @@ pub struct BundleMeta {
     pub copies: Option<u32>,
 }
 
-/// A stored bundle handed back to `Node::new` after a restart.
+/// What the engine keeps about a stored bundle, taken from its blocks once at admission and
+/// persisted beside the bundle with `StoreOp::PutBundle`.
+///
+/// Why: without it a restart would have to read and decode every stored bundle to rebuild the
+/// bundle table, so a node holding 1 GB of bundles would read 1 GB into memory at start-up (an
+/// out-of-memory crash on a small board, right after the power cut that made it restart). With
+/// it, a restart reads a few hundred bytes per bundle and no payload. It is separate from
+/// [`BundleMeta`] because it never changes: `UpdateMeta` rewrites the small mutable record only.
+///
+/// Stores persist it verbatim (the daemon with postcard) and must give it back unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleIndex {
+    /// Network-wide id: source, creation timestamp and, for a fragment, its offset and payload
+    /// length (RFC 9171 §5.1 note).
+    pub id: BundleId,
+    /// Destination endpoint.
+    pub destination: Eid,
+    /// Where status reports go.
+    pub report_to: Eid,
+    /// Bundle processing control flags (RFC 9171 §4.2.3), as their bits.
+    #[serde(with = "flag_bits")]
+    pub flags: BundleFlags,
+    /// For a fragment: the total length of the original application data unit (RFC 9171
+    /// §4.3.1); `None` for a whole bundle.
+    pub total_adu_length: Option<u64>,
+    /// Length of the payload block's data.
+    pub payload_len: u64,
+    /// Encoded size in bytes, counted against the storage quota.
+    pub size: u64,
+    /// Lifetime in ms (RFC 9171 §4.3.1); with the creation time and the metadata's age at
+    /// receipt it gives the expiry.
+    pub lifetime_ms: u64,
+    /// The bundle carries a bundle age block (RFC 9171 §4.4.2).
+    pub has_bundle_age: bool,
+    /// The bundle carries a hop count block (RFC 9171 §4.4.3).
+    pub has_hop_count: bool,
+    /// Priority class from its priority block (normal without one, or with a malformed one).
+    pub class: Priority,
+    /// The copy count its copies block carried when admitted, for strategies that count
+    /// copies (`None` without a valid copies block).
+    pub carried_copies: Option<u32>,
+}
+
+impl BundleIndex {
+    /// The index of `bundle`, whose encoding is `size` bytes long.
+    pub fn of(bundle: &Bundle, size: u64) -> Self {
+        let p = bundle.primary();
+        Self {
+            id: bundle.id(),
+            destination: p.destination.clone(),
+            report_to: p.report_to.clone(),
+            flags: p.flags,
+            total_adu_length: p.fragment.map(|f| f.total_adu_length),
+            payload_len: bundle.payload().len() as u64,
+            size,
+            lifetime_ms: p.lifetime_ms,
+            has_bundle_age: bundle.bundle_age().is_some(),
+            has_hop_count: bundle.hop_count().is_some(),
+            // A malformed priority block counts as none: the class is a hint, not a reason to
+            // drop an otherwise valid bundle.
+            class: Priority::of(bundle).unwrap_or_default(),
+            carried_copies: copies_of(bundle).ok().flatten(),
+        }
+    }
+
+    /// Where a fragment's payload sits in its original ADU; `None` for a whole bundle.
+    pub fn fragment(&self) -> Option<FragmentInfo> {
+        let (offset, _) = self.id.fragment?;
+        Some(FragmentInfo {
+            offset,
+            total_adu_length: self.total_adu_length.unwrap_or_default(),
+        })
+    }
+
+    /// Whether a store must hand this bundle back *with* its bytes after a restart: only a
+    /// fragment addressed to a registered endpoint, which the node feeds to its reassembler
+    /// again (RFC 9171 §5.9). Every other bundle comes back as index and metadata alone.
+    /// `registrations` are the restored ones. Stores call this so they all follow one rule.
+    pub fn needs_bytes_on_restore(&self, registrations: &[Eid]) -> bool {
+        self.id.fragment.is_some() && registrations.contains(&self.destination)
+    }
+}
+
+/// `BundleFlags` as their `u64` bits (the flags type has no serde of its own). Unknown bits are
+/// kept: they were in the bundle.
+mod flag_bits {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::wire::BundleFlags;
+
+    pub(super) fn serialize<S: Serializer>(flags: &BundleFlags, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(flags.bits())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BundleFlags, D::Error> {
+        u64::deserialize(d).map(BundleFlags::from_bits_retain)
+    }
+}
+
+/// A stored bundle handed back to `Node::new` after a restart: its index and metadata, and its
+/// bytes only where [`BundleIndex::needs_bytes_on_restore`] says the node needs them.
+///
+/// Why `bytes` is optional: the engine never holds payloads, so restoring must not read them
+/// either; a store that handed back every bundle's bytes would need memory for its whole
+/// content at start-up. The node reads bytes later, through the driver, when it transmits or
+/// delivers.
 #[derive(Debug, Clone)]
 pub struct StoredBundle {
     /// Its key.
     pub key: BundleKey,
-    /// Its bytes as stored.
-    pub bytes: Bytes,
+    /// Its index, as persisted with `StoreOp::PutBundle`.
+    pub index: BundleIndex,
     /// Its metadata.
     pub meta: BundleMeta,
+    /// Its bytes as stored, if [`BundleIndex::needs_bytes_on_restore`]; `None` otherwise. A
+    /// store may leave them out even then: the node then only loses the chance to reassemble
+    /// with this fragment.
+    pub bytes: Option<Bytes>,
 }
 
 /// Everything durable, as recovered by the driver's store. Nothing else survives a restart.

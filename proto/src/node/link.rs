@@ -285,6 +285,17 @@ impl Node {
         };
         for key in holds {
             self.peer_has(key, &peer);
+            // The bundle's destination node holds it (or its tombstone: it was delivered
+            // there): its journey is over, as when that node refuses it as a duplicate.
+            // Without this, a bundle whose ack was lost to the destination's power cut would
+            // never be offered again and never released.
+            let arrived = self.table.get(key).is_some_and(|e| {
+                e.destination.is_singleton()
+                    && crate::routing::reaches_destination(&e.destination, &peer)
+            });
+            if arrived {
+                self.delete(key, crate::wire::admin::ReasonCode::NoInformation);
+            }
         }
     }
 

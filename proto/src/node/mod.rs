@@ -33,8 +33,8 @@ mod time;
 
 pub use ids::{BundleKey, LinkId, RxId, TxToken};
 pub use io::{
-    BundleMeta, Input, Output, RefuseReason, Report, Restored, Rewrite, StoreOp, StoredBundle,
-    TxOutcome,
+    BundleIndex, BundleMeta, Input, Output, RefuseReason, Report, Restored, Rewrite, StoreOp,
+    StoredBundle, TxOutcome,
 };
 pub use link::{ControlFailure, RECON_TIMEOUT};
 pub use shares::{LinkShaping, StorageShares};
@@ -287,6 +287,11 @@ pub struct Node {
     last_creation: CreationTimestamp,
     now: Now,
     counters: Counters,
+    /// True while [`Node::make_room`] deletes the bundles it evicts.
+    evicting: bool,
+    /// Status reports about evicted bundles, sent once the bundle that evicted them is admitted
+    /// (see `send_report`).
+    deferred_reports: Vec<(crate::wire::admin::StatusReport, Eid)>,
 }
 
 impl Node {
@@ -310,6 +315,8 @@ impl Node {
             last_creation: CreationTimestamp::default(),
             now,
             counters: Counters::default(),
+            evicting: false,
+            deferred_reports: Vec::new(),
         };
         node.restore(restored);
         node

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
-use super::io::{BundleMeta, Output, RefuseReason, Report, StoreOp, StoredBundle};
+use super::io::{BundleIndex, BundleMeta, Output, RefuseReason, Report, StoreOp, StoredBundle};
 use super::table::{Entry, age_on_arrival};
 use super::{BundleKey, LinkId, Node, RxId, SubmitError};
 use crate::wire::admin::{AdminRecord, ReasonCode, StatusAssertion, StatusKind, StatusReport};
@@ -221,11 +221,19 @@ impl Node {
     ) -> BundleKey {
         let key = BundleKey(self.next_key);
         self.next_key += 1;
-        let mut entry = Entry::new(key, bundle, bytes.len() as u64, meta.clone(), self.now);
+        let index = Box::new(BundleIndex::of(bundle, bytes.len() as u64));
+        let mut entry = Entry::from_index(key, &index, meta.clone(), self.now);
         entry.pending_rx = rx;
         self.table.insert(entry);
-        self.outputs
-            .push_back(Output::Store(StoreOp::PutBundle { key, bytes, meta }));
+        self.outputs.push_back(Output::Store(StoreOp::PutBundle {
+            key,
+            bytes,
+            index,
+            meta,
+        }));
+        for (report, to) in std::mem::take(&mut self.deferred_reports) {
+            self.send_report(report, to);
+        }
         key
     }
 
@@ -426,10 +434,12 @@ impl Node {
         if need > 0 {
             return false;
         }
+        self.evicting = true;
         for key in victims {
             self.counters.evicted += 1;
             self.delete(key, ReasonCode::DepletedStorage);
         }
+        self.evicting = false;
         true
     }
 
@@ -477,36 +487,54 @@ impl Node {
         self.admit(&whole, bytes, meta, None);
     }
 
-    /// Rebuilds the metadata of one stored bundle after a restart.
+    /// Rebuilds the metadata of one stored bundle after a restart, from its persisted index:
+    /// no bytes are read or decoded except a local fragment's, which goes back to the
+    /// reassembler.
     pub(super) fn restore_bundle(&mut self, stored: StoredBundle) {
-        let Ok(bundle) = Bundle::decode_with(stored.bytes.clone(), &self.config.limits) else {
-            // A stored bundle that no longer decodes (limits changed, corruption): delete it
-            // rather than crash or carry it forever.
+        let StoredBundle {
+            key,
+            index,
+            mut meta,
+            bytes,
+        } = stored;
+        if index.size > self.config.limits.max_bundle_size as u64 {
+            // Stored under a larger limit than this configuration allows: delete it rather
+            // than carry (and forward) what this node would refuse from a peer.
             self.outputs
-                .push_back(Output::Store(StoreOp::DeleteBundle { key: stored.key }));
+                .push_back(Output::Store(StoreOp::DeleteBundle { key }));
             return;
+        }
+        let fragment = match bytes {
+            // The rule of `BundleIndex::needs_bytes_on_restore`, against the restored set.
+            Some(bytes)
+                if index.id.fragment.is_some()
+                    && self.registrations.contains(&index.destination) =>
+            {
+                match Bundle::decode_with(bytes, &self.config.limits) {
+                    Ok(bundle) => Some(bundle),
+                    Err(_) => {
+                        // A stored bundle that no longer decodes (limits changed,
+                        // corruption): delete it rather than crash or carry it forever.
+                        self.outputs
+                            .push_back(Output::Store(StoreOp::DeleteBundle { key }));
+                        return;
+                    }
+                }
+            }
+            _ => None,
         };
-        let mut meta = stored.meta;
         if meta.copies.is_none() {
             // Stored before the strategy counted copies: start counting from what it carries.
-            let local = bundle.primary().source.node_id().as_ref() == Some(&self.config.node_id);
-            let carried = copies_of(&bundle).ok().flatten();
-            meta.copies = self.router.initial_copies(carried, local);
+            let local = index.id.source.node_id().as_ref() == Some(&self.config.node_id);
+            meta.copies = self.router.initial_copies(index.carried_copies, local);
         }
-        let mut entry = Entry::new(
-            stored.key,
-            &bundle,
-            stored.bytes.len() as u64,
-            meta,
-            self.now,
-        );
+        let mut entry = Entry::from_index(key, &index, meta, self.now);
         entry.durable = true;
-        if bundle.primary().source == self.config.node_id {
-            self.last_creation = self.last_creation.max(bundle.primary().creation);
+        if index.id.source == self.config.node_id {
+            self.last_creation = self.last_creation.max(index.id.creation);
         }
         self.table.insert(entry);
-        if bundle.fragment().is_some() && self.registrations.contains(&bundle.primary().destination)
-        {
+        if let Some(bundle) = fragment {
             let _ = self.reassembler.insert(&bundle);
         }
     }
@@ -574,6 +602,12 @@ impl Node {
     }
 
     fn send_report(&mut self, report: StatusReport, to: crate::wire::Eid) {
+        if self.evicting {
+            // A deletion report admitted now would take the room just made for the bundle
+            // that evicted its subject, and overrun the quota: it waits for that admission.
+            self.deferred_reports.push((report, to));
+            return;
+        }
         let creation = self.next_creation();
         let node_id = self.config.node_id.clone();
         let lifetime = self.config.report_lifetime_ms;

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 
 use super::BundleKey;
-use super::io::{BundleMeta, Restored, StoreOp, StoredBundle};
+use super::io::{BundleIndex, BundleMeta, Restored, StoreOp, StoredBundle};
 use crate::wire::{BundleId, DtnTime, Eid};
 
 /// Durable state as plain maps.
@@ -17,6 +17,9 @@ use crate::wire::{BundleId, DtnTime, Eid};
 pub struct StoreState {
     /// Bundles: bytes and metadata.
     pub bundles: BTreeMap<BundleKey, (Bytes, BundleMeta)>,
+    /// The index of each bundle in `bundles` (same keys), written once by `PutBundle`. A map of
+    /// its own so that readers of `bundles` need not care about it.
+    pub indices: BTreeMap<BundleKey, BundleIndex>,
     /// Tombstones.
     pub tombstones: BTreeMap<BundleId, DtnTime>,
     /// Registrations.
@@ -29,8 +32,14 @@ impl StoreState {
     /// Applies one op.
     pub fn apply(&mut self, op: StoreOp) {
         match op {
-            StoreOp::PutBundle { key, bytes, meta } => {
+            StoreOp::PutBundle {
+                key,
+                bytes,
+                index,
+                meta,
+            } => {
                 self.bundles.insert(key, (bytes, meta));
+                self.indices.insert(key, *index);
             }
             StoreOp::UpdateMeta { key, meta } => {
                 if let Some(entry) = self.bundles.get_mut(&key) {
@@ -39,6 +48,7 @@ impl StoreState {
             }
             StoreOp::DeleteBundle { key } => {
                 self.bundles.remove(&key);
+                self.indices.remove(&key);
             }
             StoreOp::PutTombstone { id, until } => {
                 self.tombstones.insert(id, until);
@@ -58,16 +68,25 @@ impl StoreState {
         }
     }
 
-    /// What `Node::new` gets back after a restart.
+    /// What `Node::new` gets back after a restart: every bundle's index and metadata, and bytes
+    /// only where [`BundleIndex::needs_bytes_on_restore`] asks for them, as the daemon's store
+    /// does (sharing bytes would cost nothing here, but the engine must work without them).
     pub fn restored(&self) -> Restored {
+        let registrations: Vec<Eid> = self.registrations.iter().cloned().collect();
         Restored {
             bundles: self
                 .bundles
                 .iter()
-                .map(|(key, (bytes, meta))| StoredBundle {
-                    key: *key,
-                    bytes: bytes.clone(),
-                    meta: meta.clone(),
+                .filter_map(|(key, (bytes, meta))| {
+                    let index = self.indices.get(key)?;
+                    Some(StoredBundle {
+                        key: *key,
+                        index: index.clone(),
+                        meta: meta.clone(),
+                        bytes: index
+                            .needs_bytes_on_restore(&registrations)
+                            .then(|| bytes.clone()),
+                    })
                 })
                 .collect(),
             tombstones: self
@@ -75,7 +94,7 @@ impl StoreState {
                 .iter()
                 .map(|(id, until)| (id.clone(), *until))
                 .collect(),
-            registrations: self.registrations.iter().cloned().collect(),
+            registrations,
             router_state: self.router_state.clone(),
         }
     }

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::ids::{BundleKey, LinkId, RxId, TxToken};
-use super::io::BundleMeta;
+use super::io::{BundleIndex, BundleMeta};
 use super::time::{Instant, Now};
 use crate::routing::BundleView;
 use crate::wire::{Bundle, BundleFlags, BundleId, DtnTime, Eid, FragmentInfo, Priority};
@@ -45,40 +45,39 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    /// Metadata of a decoded bundle admitted at `now` with (already computed) `meta`.
-    pub(crate) fn new(
+    /// Metadata of a bundle with index `index` admitted (or restored) at `now` with (already
+    /// computed) `meta`. Admission and restart both build entries here, from the same persisted
+    /// index, so a restarted node knows exactly what it knew before.
+    pub(crate) fn from_index(
         key: BundleKey,
-        bundle: &Bundle,
-        size: u64,
+        index: &BundleIndex,
         meta: BundleMeta,
         now: Now,
     ) -> Self {
-        let p = bundle.primary();
-        let expires = if p.creation.time.0 != 0 {
-            DtnTime(p.creation.time.0.saturating_add(p.lifetime_ms))
+        let created = index.id.creation.time.0;
+        let expires = if created != 0 {
+            DtnTime(created.saturating_add(index.lifetime_ms))
         } else {
-            let left = p.lifetime_ms.saturating_sub(meta.age_at_receipt_ms);
+            let left = index.lifetime_ms.saturating_sub(meta.age_at_receipt_ms);
             DtnTime(meta.received_at.0.saturating_add(left))
         };
         Self {
             key,
-            id: bundle.id(),
-            destination: p.destination.clone(),
-            report_to: p.report_to.clone(),
-            flags: p.flags,
-            fragment: p.fragment,
-            payload_len: bundle.payload().len() as u64,
-            size,
+            id: index.id.clone(),
+            destination: index.destination.clone(),
+            report_to: index.report_to.clone(),
+            flags: index.flags,
+            fragment: index.fragment(),
+            payload_len: index.payload_len,
+            size: index.size,
             expires,
-            tracks_age: p.creation.time.0 == 0 || bundle.bundle_age().is_some(),
-            has_hop_count: bundle.hop_count().is_some(),
+            tracks_age: created == 0 || index.has_bundle_age,
+            has_hop_count: index.has_hop_count,
             meta,
             admitted_mono: now.mono,
             durable: false,
             pending_rx: None,
-            // A malformed priority block counts as none: the class is a hint, not a reason to
-            // drop an otherwise valid bundle.
-            class: Priority::of(bundle).unwrap_or_default(),
+            class: index.class,
             tx: BTreeMap::new(),
         }
     }

@@ -618,6 +618,7 @@ fn two_links_to_one_peer_carry_each_bundle_once() {
 
 mod control;
 mod priority;
+mod restore;
 mod routers;
 
 #[test]
@@ -628,7 +629,7 @@ fn bulk_refused_by_its_share_names_the_class_and_the_room_it_had() {
     net.hosts[0].node = Node::new(config, 1, net.now, Restored::default());
     let now = net.now;
     let mut bulk = Submit::new("dtn://z/x".parse().unwrap(), "b".repeat(600).into_bytes());
-    bulk.priority = crate::wire::Priority::Bulk;
+    bulk.priority = Priority::Bulk;
     let err = net.hosts[0].node.submit(now, bulk).unwrap_err();
     let SubmitError::StorageFull {
         used,
@@ -641,10 +642,7 @@ fn bulk_refused_by_its_share_names_the_class_and_the_room_it_had() {
         panic!("expected StorageFull, got {err}");
     };
     // The store is empty, so only bulk's 50 % share can have refused it.
-    assert_eq!(
-        (used, quota, class),
-        (0, 1_000, crate::wire::Priority::Bulk)
-    );
+    assert_eq!((used, quota, class), (0, 1_000, Priority::Bulk));
     assert_eq!(available, 500);
     assert!(needed > 600);
     assert!(
@@ -659,7 +657,7 @@ fn a_discarded_bundle_is_deleted_and_a_later_copy_is_refused() {
     net.submit(0, "dtn://z/x", "evacuate the school");
     net.connect(0, 1);
     let summary = net.hosts[0].node.bundles().next().unwrap();
-    let id = crate::wire::BundleId {
+    let id = BundleId {
         source: summary.source.clone(),
         creation: summary.creation,
         fragment: None,

@@ -19,6 +19,7 @@ mod flags;
 pub mod fragment;
 mod primary;
 pub mod priority;
+pub mod splice;
 mod time;
 
 pub use block::{BlockBody, BlockType, CanonicalBlock, HopCount};

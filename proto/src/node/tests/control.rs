@@ -100,6 +100,29 @@ fn reconciliation_marks_what_the_peer_holds_durably() {
 }
 
 #[test]
+fn a_bundle_its_destination_already_handled_is_released_after_reconciliation() {
+    // As when b delivered it and lost power before its ack reached a: b remembers the bundle
+    // (a tombstone), a still holds it.
+    let mut net = Net::new(&["a", "b"], RouterKind::Epidemic);
+    let key = net.submit(0, "dtn://b/inbox", "handled at b");
+    let id = net.hosts[0].node.table.get(key).unwrap().id.clone();
+    let now = net.now;
+    net.hosts[1]
+        .node
+        .discard(now, &id, DtnTime(now.wall.0 + 60_000));
+    net.run();
+
+    net.connect_control(0, 1);
+
+    assert_eq!(
+        net.hosts[0].node.stored_bundles(),
+        0,
+        "released, not kept forever"
+    );
+    assert_eq!(net.hosts[1].node.counters().received, 0, "never sent");
+}
+
+#[test]
 fn a_contact_between_equal_stores_costs_one_round_trip() {
     let mut net = Net::new(&["a", "b", "c"], RouterKind::Epidemic);
     common_bundles(&mut net, 0, 1, 2, 200);

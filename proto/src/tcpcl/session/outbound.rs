@@ -32,11 +32,51 @@ struct Transfer {
     id: u64,
     /// A tern control message rather than a bundle: marked with the control extension.
     control: bool,
-    data: Bytes,
+    data: Chunks,
     /// Bytes handed to the driver so far.
     sent: usize,
     /// Bytes the peer acknowledged so far.
     acked: u64,
+}
+
+/// A transfer's data as the buffers it was handed in (see [`Session::send_bundle_chunks`]).
+#[derive(Debug)]
+struct Chunks {
+    /// Non-empty buffers, in order.
+    parts: Vec<Bytes>,
+    /// Their total length.
+    len: usize,
+}
+
+impl Chunks {
+    fn new(parts: Vec<Bytes>) -> Self {
+        let parts: Vec<Bytes> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+        let len = parts.iter().map(Bytes::len).sum();
+        Self { parts, len }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Up to `limit` bytes from `start`, never across a buffer's end: a zero-copy slice.
+    fn segment(&self, start: usize, limit: usize) -> Bytes {
+        let mut offset = 0;
+        for part in &self.parts {
+            let end = offset + part.len();
+            if start < end {
+                let from = start - offset;
+                let to = from + limit.min(part.len() - from);
+                return part.slice(from..to);
+            }
+            offset = end;
+        }
+        Bytes::new()
+    }
 }
 
 impl Default for Outbound {
@@ -84,7 +124,14 @@ impl Session {
     /// flight, up to `max_in_flight`; each ends with [`Event::TransferAcked`],
     /// [`Event::TransferRefused`] or [`Event::TransferFailed`].
     pub fn send_bundle(&mut self, bundle: Bytes) -> Result<TransferId, SendError> {
-        self.enqueue(bundle, false)
+        self.enqueue(vec![bundle], false)
+    }
+
+    /// [`Self::send_bundle`] for a bundle in several buffers, sent in order as one transfer.
+    /// Segments end where buffers end, so no buffer is copied: a forwarded bundle whose payload
+    /// is a slice of the stored bundle (`wire::splice`) goes out without a copy of it.
+    pub fn send_bundle_chunks(&mut self, chunks: Vec<Bytes>) -> Result<TransferId, SendError> {
+        self.enqueue(chunks, false)
     }
 
     /// Queues a tern control message (see [`crate::tcpcl::msg::TERN_CONTROL_EXTENSION`]); it
@@ -95,10 +142,11 @@ impl Session {
     /// them per contact) and must not wait behind a window full of bundles, or reconciliation
     /// would stall the very transfers it schedules.
     pub fn send_control(&mut self, message: Bytes) -> Result<TransferId, SendError> {
-        self.enqueue(message, true)
+        self.enqueue(vec![message], true)
     }
 
-    fn enqueue(&mut self, bundle: Bytes, control: bool) -> Result<TransferId, SendError> {
+    fn enqueue(&mut self, chunks: Vec<Bytes>, control: bool) -> Result<TransferId, SendError> {
+        let bundle = Chunks::new(chunks);
         match self.state {
             State::Established => {}
             State::Closed => return Err(SendError::Ending),
@@ -155,11 +203,12 @@ impl Session {
             .find(|t| t.sent < t.data.len())?;
         let total = transfer.data.len();
         let start = transfer.sent;
-        let end = start + limit.min(total - start);
+        // At most `limit` bytes, and never past the end of one of the transfer's buffers.
+        let data = transfer.data.segment(start, limit);
+        let end = start + data.len();
         transfer.sent = end;
         let id = transfer.id;
         let control = transfer.control;
-        let data = transfer.data.slice(start..end);
         let mut flags = SegmentFlags::empty();
         flags.set(SegmentFlags::START, start == 0);
         flags.set(SegmentFlags::END, end == total);

@@ -225,6 +225,32 @@ fn one_mebibyte_bundle_crosses_in_segments_of_the_peer_segment_mru() {
 }
 
 #[test]
+fn bundle_in_chunks_is_cut_at_chunk_ends_and_arrives_as_one_transfer() {
+    let mut b = config("b");
+    b.segment_mru = 1000;
+    let mut pair = Pair::established(config("a"), b);
+    let bundle = pattern(2_600);
+    let chunks = vec![
+        bundle.slice(..100),
+        Bytes::new(),
+        bundle.slice(100..2_599),
+        bundle.slice(2_599..),
+    ];
+    let id = pair.a.send_bundle_chunks(chunks).unwrap();
+    pair.drive();
+
+    let segments: Vec<usize> = messages(&pair.a_sent, false)
+        .iter()
+        .filter_map(|m| match m {
+            Message::XferSegment(s) => Some(s.data.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(segments, vec![100, 1000, 1000, 499, 1]);
+    assert_eq!(pair.b_received(), vec![(id, bundle)]);
+}
+
+#[test]
 fn final_ack_waits_for_the_receivers_decision() {
     let mut pair = Pair::established(config("a"), config("b"));
     let id = pair.a.send_bundle(pattern(1000)).unwrap();
