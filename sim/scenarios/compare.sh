@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compares the routing strategies on the scenario suite and prints Markdown tables.
 #
-#   sim/scenarios/compare.sh [RUNS]        (RUNS: seeds per point, default 3)
+#   sim/scenarios/compare.sh [RUNS]        (RUNS: seeds per point, default 5)
 #
 # Builds tern-sim in release once, then for each scenario runs `tern-sim sweep` with
 # `--set router=...` (which sets every group's router, vehicles included) over the strategies
@@ -13,11 +13,12 @@
 # Prints one table over scenarios x strategies (delivery probability, latency median and p95,
 # overhead ratio, bytes of bundles sent) and one per-class table for overload.toml.
 #
-# Takes about 3 minutes of wall time with RUNS = 3 on a 2-core machine (release build already
-# made); most of it is epidemic and PRoPHET on dense-camp.toml and overload.toml.
+# Takes about 90 s of wall time with RUNS = 5 on a 2-core machine (100 runs; plus the release
+# build if it is not up to date); most of it is epidemic and PRoPHET on dense-camp.toml and
+# overload.toml.
 set -euo pipefail
 
-runs="${1:-3}"
+runs="${1:-5}"
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 routers="epidemic,spray-and-wait:8,prophet,direct,first-contact"
