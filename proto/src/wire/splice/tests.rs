@@ -176,7 +176,7 @@ prop_compose! {
         created in prop_oneof![Just(0u64), 1u64..1_000_000_000_000],
         sequence in any::<u64>(),
         lifetime in 1u64..u64::MAX / 2,
-        hop_limit in prop::option::of(any::<u8>()),
+        hop_limit in prop::option::of(1..=u8::MAX),
         previous in prop::option::of(eid_any()),
         priority in prop::option::of(prop::sample::select(Priority::ALL.to_vec())),
         age in any::<u64>(),
