@@ -104,6 +104,11 @@ impl World {
         if control {
             node.handle(now, Input::ControlReady { link });
         }
+        // The link's rate, as a daemon's convergence layer would report it: the engine shapes
+        // lower classes to it so an alert never waits long behind bulk on a slow link.
+        if let Some(bits) = self.plan.link.rate.0 {
+            node.set_link_rate(link, (bits / 8.0).max(1.0) as u64);
+        }
         self.settle(h);
     }
 
