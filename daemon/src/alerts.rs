@@ -503,11 +503,9 @@ fn apply_record(
     registry.apply(seq, &record.source.to_string(), &record.payload[..], now)
 }
 
-/// DTN time (ms since 2000-01-01 UTC, RFC 9171 §4.2.6) of a Unix time in seconds.
+/// DTN time (RFC 9171 §4.2.6) of a Unix time in seconds; before 2000, 0 (unknown).
 fn unix_to_dtn(unix_secs: i64) -> DtnTime {
-    const DTN_EPOCH_UNIX_SECS: i64 = 946_684_800;
-    let secs = unix_secs.saturating_sub(DTN_EPOCH_UNIX_SECS).max(0);
-    DtnTime(u64::try_from(secs).unwrap_or(0).saturating_mul(1000))
+    DtnTime::from_unix_ms(u64::try_from(unix_secs).unwrap_or(0).saturating_mul(1000))
 }
 
 /// Consumes the records `applied` no longer needs and announces its events; true if anything

@@ -117,6 +117,19 @@ pub fn wait_until_ready(
     panic!("{what} did not answer in 20 s; log:\n{}", log());
 }
 
+/// Polls `check` every 100 ms until it holds; panics naming `what` after `timeout`. Every test
+/// that waits on a daemon waits through here, so each wait is bounded.
+pub fn wait_for(what: &str, timeout: std::time::Duration, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}
+
 /// An HTTP agent whose every request is bounded: a wedged process fails the test instead of
 /// hanging it.
 pub fn bounded_agent(timeout: std::time::Duration) -> ureq::Agent {

@@ -3,20 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tern_tests::daemon::{NodeOptions, TernNode};
-
-fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out after {timeout:?} waiting for {what}");
-}
+use tern_tests::wait_for;
 
 fn counter(node: &TernNode, name: &str) -> u64 {
     node.status()["counters"][name].as_u64().unwrap_or_default()

@@ -7,17 +7,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use tern_tests::daemon::{NodeOptions, TernNode};
-
-fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("timed out after {timeout:?} waiting for {what}");
-}
+use tern_tests::wait_for;
 
 #[test]
 fn two_nodes_exchange_a_bundle_over_tcpcl() {
